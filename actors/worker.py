@@ -1,0 +1,60 @@
+"""The worker process: one dramatiq Worker over the three priority queues.
+
+`certq worker` runs one process; run more with the Procfile runner. A
+SIGTERM stops intake at once; running tasks stop at their next checkpoint
+and go back to pending, within `CERTQ_SHUTDOWN_GRACE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import dramatiq
+import redis
+import structlog
+
+import actors.operations  # noqa: F401  (registers every task type)
+from actors.broker import WORKER_MAINTENANCE_CHANCE, build_broker
+from actors.lifecycle import TaskLifecycle
+from actors.runners import declare_runners
+from actors.runtime import WorkerRuntime
+from certq.redis_keys import RedisKeys
+from certq.settings import Settings
+from certq.worker_store import WorkerStore
+
+log = structlog.get_logger(__name__)
+
+#: How long an idle consumer waits between polls of its queue, at most.
+POLL_MS = 500
+
+
+def run_worker(settings: Settings) -> None:
+    """Run until SIGTERM or SIGINT, then stop gracefully."""
+    client = redis.Redis.from_url(settings.redis_url)
+    store = WorkerStore(client, RedisKeys(settings.redis_namespace))
+    runtime = WorkerRuntime(settings, store)
+    broker = build_broker(settings, maintenance_chance=WORKER_MAINTENANCE_CHANCE)
+    broker.add_middleware(TaskLifecycle(runtime))
+    declare_runners(broker)
+
+    worker = dramatiq.Worker(
+        broker, worker_threads=settings.worker_threads, worker_timeout=POLL_MS
+    )
+    # Prefetch no more than there are threads, so that other processes can
+    # take waiting work while this one is busy.
+    worker.queue_prefetch = settings.worker_threads
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        log.info("worker.stopping", signal=signal.Signals(signum).name)
+        runtime.shutting_down.set()
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    worker.start()
+    stop.wait()
+    worker.stop(timeout=int(settings.shutdown_grace_seconds * 1000))
+    broker.close()

@@ -1,0 +1,45 @@
+"""PostgreSQL access for the service CA: created once, shared by all workers."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from certq.ca import CertificateAuthority, create_ca, encrypt_private_key, load_ca
+
+
+class CaRepository:
+    """The single-row `certificate_authority` table."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def certificate_pem(self) -> bytes | None:
+        """The CA certificate, or None before the first worker created it."""
+        value = await self._pool.fetchval(
+            "SELECT certificate_pem FROM certificate_authority WHERE id = 1"
+        )
+        return value.encode() if value is not None else None
+
+    async def load_or_create(
+        self, passphrase: bytes, common_name: str
+    ) -> CertificateAuthority:
+        """Load the CA; the first caller creates it, later callers read it."""
+        candidate = create_ca(common_name)
+        await self._pool.execute(
+            "INSERT INTO certificate_authority "
+            "(id, certificate_pem, encrypted_key_pem) VALUES (1, $1, $2) "
+            "ON CONFLICT (id) DO NOTHING",
+            candidate.certificate_pem.decode(),
+            encrypt_private_key(candidate, passphrase).decode(),
+        )
+        row = await self._pool.fetchrow(
+            "SELECT certificate_pem, encrypted_key_pem FROM certificate_authority "
+            "WHERE id = 1"
+        )
+        assert row is not None
+
+        return load_ca(
+            row["certificate_pem"].encode(),
+            row["encrypted_key_pem"].encode(),
+            passphrase,
+        )

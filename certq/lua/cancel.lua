@@ -1,0 +1,24 @@
+-- Cancel a pending task at once, or ask a running one to stop at its next
+-- checkpoint. Terminal tasks are left alone.
+-- KEYS: task, audit, waiting
+-- ARGV: now ms, ttl seconds
+local t = KEYS[1]
+local f = redis.call('HMGET', t, 'status', 'cancel', 'id')
+if not f[1] then return 'missing' end
+if f[1] == 'pending' then
+  redis.call('HSET', t, 'status', 'cancelled', 'finished_at', ARGV[1], 'cancel', '1',
+    'version', ARGV[1])
+  redis.call('ZREM', KEYS[3], f[3])
+  redis.call('EXPIRE', t, ARGV[2])
+  emit(t, KEYS[2], 'cancel_requested', 'pending', ARGV[1], {})
+  emit(t, KEYS[2], 'cancelled', 'cancelled', ARGV[1], {})
+  return 'cancelled_now'
+end
+if f[1] == 'running' then
+  if f[2] ~= '1' then
+    redis.call('HSET', t, 'cancel', '1', 'version', ARGV[1])
+    emit(t, KEYS[2], 'cancel_requested', 'running', ARGV[1], {})
+  end
+  return 'requested'
+end
+return f[1]

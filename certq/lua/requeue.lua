@@ -1,0 +1,27 @@
+-- Send a task back to pending with a fresh message (retry, preemption,
+-- shutdown, concurrency cap, ageing); the old message becomes stale.
+-- KEYS: task, audit, running, waiting, queue list, queue msgs, semaphore,
+--       waiting set it leaves (the same as waiting unless its priority changes)
+-- ARGV: expected dispatch, expected status, new dispatch, message id,
+--       message data, waiting score, event kind or '', now ms, error json or '',
+--       free start '1'/'0', count preemption '1'/'0', detail json,
+--       next attempt ms or '', extra fields json
+local t = KEYS[1]
+local f = redis.call('HMGET', t, 'status', 'dispatch', 'id')
+if f[1] ~= ARGV[2] or f[2] ~= ARGV[1] then return {'ignored', f[1] or ''} end
+if ARGV[9] ~= '' then append_error(t, ARGV[9]) end
+if ARGV[11] == '1' then redis.call('HINCRBY', t, 'preemptions', 1) end
+redis.call('HSET', t, 'status', 'pending', 'dispatch', ARGV[3], 'message_id', ARGV[4],
+  'message_queue', KEYS[5], 'free_start', ARGV[10], 'worker', '',
+  'next_attempt_at', ARGV[13], 'version', ARGV[8])
+for name, value in pairs(cjson.decode(ARGV[14])) do
+  redis.call('HSET', t, name, tostring(value))
+end
+redis.call('HDEL', KEYS[3], f[3])
+redis.call('ZREM', KEYS[7], f[3])
+redis.call('ZREM', KEYS[8], f[3])
+redis.call('ZADD', KEYS[4], ARGV[6], f[3])
+redis.call('HSET', KEYS[6], ARGV[4], ARGV[5])
+redis.call('RPUSH', KEYS[5], ARGV[4])
+if ARGV[7] ~= '' then emit(t, KEYS[2], ARGV[7], 'pending', ARGV[8], cjson.decode(ARGV[12])) end
+return {'requeued'}

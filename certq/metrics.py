@@ -1,0 +1,46 @@
+"""Every Prometheus collector certq defines: `certq_` prefix, base units.
+
+Labels are bounded: task type, priority, outcome, route template, method.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+TASKS_SUBMITTED = Counter(
+    "certq_tasks_submitted_total",
+    "Tasks accepted by the API.",
+    ["task_type", "priority"],
+)
+TASKS_STARTED = Counter(
+    "certq_tasks_started_total",
+    "Task runs started by workers.",
+    ["task_type", "priority"],
+)
+TASKS_FINISHED = Counter(
+    "certq_tasks_finished_total",
+    "Tasks that reached a terminal state.",
+    ["task_type", "outcome"],
+)
+TASK_RETRIES = Counter(
+    "certq_task_retries_total",
+    "Retries scheduled after a failed attempt.",
+    ["task_type"],
+)
+TASK_SECONDS = Histogram(
+    "certq_task_run_seconds",
+    "Wall time of one run of an operation, by how it ended.",
+    ["task_type", "ending"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900),
+)
+HTTP_REQUESTS = Counter(
+    "certq_http_requests_total",
+    "HTTP requests answered.",
+    ["method", "route", "status"],
+)
+HTTP_SECONDS = Histogram(
+    "certq_http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)

@@ -1,0 +1,198 @@
+"""Redis access for worker processes: claim, progress, checkpoint, finish.
+
+Synchronous (dramatiq runs operations in threads). Each method is one Lua
+script, so each state change is one round trip and is applied whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
+import redis
+
+from certq.clock import now_ms
+from certq.redis_keys import RedisKeys, load_script_sources
+from certq.script_calls import Requeue, requeue_call
+from certq.states import Priority
+from certq.task_record import TaskRecord
+
+CheckpointVerdict = Literal["ok", "cancel", "preempt", "lost"]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    """What `start` decided: run the task, or drop the message and why."""
+
+    verdict: str
+    status: str = ""
+    record: TaskRecord | None = None
+
+
+class WorkerStore:
+    """The worker's side of the task hash, queues and semaphores."""
+
+    def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
+        self._client = client
+        self._keys = keys
+        self._scripts = {
+            name: client.register_script(source)
+            for name, source in load_script_sources().items()
+        }
+
+    def start(
+        self,
+        task_id: str,
+        dispatch: str,
+        worker_id: str,
+        *,
+        task_type: str,
+        priority: Priority,
+        cap: int,
+        slot_expiry_ms: int,
+        lost_error: dict[str, Any],
+    ) -> StartOutcome:
+        """Claim the task for one run (pending -> running)."""
+        k = self._keys
+        reply = self._scripts["start"](
+            keys=[
+                k.task(task_id),
+                k.audit,
+                k.running,
+                k.semaphore(task_type),
+                k.waiting(priority),
+            ],
+            args=[
+                dispatch,
+                worker_id,
+                now_ms(),
+                k.worker_prefix(),
+                cap,
+                slot_expiry_ms,
+                orjson.dumps(lost_error),
+            ],
+        )
+        verdict = _text(reply[0])
+        if verdict != "run":
+            return StartOutcome(verdict, _text(reply[1]) if len(reply) > 1 else "")
+
+        flat = [_text(item) for item in reply[1:]]
+        raw = dict(zip(flat[::2], flat[1::2], strict=True))
+        return StartOutcome(verdict, "running", TaskRecord.from_hash(raw))
+
+    def progress(
+        self,
+        task_id: str,
+        dispatch: str,
+        step: int,
+        total_steps: int,
+        text: str,
+        messages_kept: int,
+    ) -> bool:
+        """Record progress; return True when a cancel has been requested."""
+        now = now_ms()
+        message = orjson.dumps({"at": now, "text": text}) if text else b""
+        reply = self._scripts["progress"](
+            keys=[self._keys.task(task_id)],
+            args=[dispatch, step, total_steps, message, now, messages_kept],
+        )
+        return _text(reply) == "1"
+
+    def checkpoint(
+        self,
+        task_id: str,
+        dispatch: str,
+        priority: Priority,
+        state: Any,
+        *,
+        local_preempt: bool,
+        preempt_after_ms: int,
+        max_preemptions: int,
+    ) -> CheckpointVerdict:
+        """Store state and say whether the task may go on."""
+        k = self._keys
+        stored = b"" if state is None else orjson.dumps(state)
+        reply = self._scripts["checkpoint"](
+            keys=[k.task(task_id), *(k.waiting(p) for p in priority.higher())],
+            args=[
+                dispatch,
+                stored,
+                now_ms() - preempt_after_ms,
+                max_preemptions,
+                "1" if local_preempt else "0",
+                max(preempt_after_ms * 2, 1000),
+                k.claim_prefix(),
+            ],
+        )
+        verdict = _text(reply)
+        assert verdict in ("ok", "cancel", "preempt", "lost")
+        return verdict  # type: ignore[return-value]
+
+    def finish(
+        self,
+        task_id: str,
+        dispatch: str,
+        *,
+        task_type: str,
+        outcome: Literal["completed", "failed", "cancelled"],
+        result: bytes = b"",
+        result_size_bytes: int = 0,
+        ttl_seconds: int,
+        error: dict[str, Any] | None = None,
+    ) -> bool:
+        """Move a running task to a terminal state; False if it was not ours."""
+        k = self._keys
+        reply = self._scripts["finish"](
+            keys=[
+                k.task(task_id),
+                k.audit,
+                k.running,
+                k.result(task_id),
+                k.semaphore(task_type),
+            ],
+            args=[
+                dispatch,
+                outcome,
+                now_ms(),
+                result,
+                ttl_seconds,
+                orjson.dumps(error) if error else b"",
+                result_size_bytes,
+            ],
+        )
+        return _text(reply[0]) == "done"
+
+    def requeue(self, request: Requeue) -> bool:
+        """Return the task to pending with a fresh message; False if stale."""
+        name, keys, args = requeue_call(self._keys, request, now_ms())
+        reply = self._scripts[name](keys=keys, args=args)
+        return _text(reply[0]) == "requeued"
+
+    def heartbeat(
+        self,
+        worker_id: str,
+        info: dict[str, Any],
+        holding: dict[str, str],
+        lost_after_ms: int,
+    ) -> None:
+        """Say this worker lives, and keep its concurrency slots held."""
+        k = self._keys
+        now = now_ms()
+        pipe = self._client.pipeline(transaction=False)
+        pipe.set(k.worker(worker_id), orjson.dumps(info), px=lost_after_ms)
+        pipe.zadd(k.workers, {worker_id: now})
+        for task_id, task_type in holding.items():
+            pipe.zadd(k.semaphore(task_type), {task_id: now + lost_after_ms}, xx=True)
+        pipe.execute()
+
+    def forget_worker(self, worker_id: str) -> None:
+        """Remove a worker that stopped cleanly."""
+        pipe = self._client.pipeline(transaction=False)
+        pipe.delete(self._keys.worker(worker_id))
+        pipe.zrem(self._keys.workers, worker_id)
+        pipe.execute()

@@ -1,0 +1,79 @@
+"""RFC 9457 problem details: every error the API answers, mapped in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import structlog
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from certq.errors import RequestError
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_TYPE_BASE = "https://certq.dev/problems/"
+_TITLES = {
+    400: "Malformed request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Validation failed",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A problem-details response."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + str(status),
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+async def request_error(request: Request, exc: Exception) -> Response:
+    """Map certq's request errors to their status."""
+    assert isinstance(exc, RequestError)
+    log.info("http.refused", status=exc.status, reason=exc.title)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return problem(
+        exc.status, exc.detail, title=exc.title, errors=exc.errors, headers=headers
+    )
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Map Starlette's own errors (404 route, 405 method) to problem details."""
+    assert isinstance(exc, HTTPException)
+    return problem(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    """The last resort: log for an operator, answer without internals."""
+    log.error("http.unhandled_error", exc_info=exc)
+    return problem(500, "An unexpected error occurred; it has been logged.")

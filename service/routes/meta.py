@@ -1,0 +1,107 @@
+"""Routes about the service itself: health, task types, queues, CA, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from actors.operation import REGISTRY
+from certq.errors import Forbidden, TaskNotFound
+from service.services import services
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json"
+    )
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
+    return _json({"status": "ok"})
+
+
+async def _check(name: str, probe: Any) -> tuple[str, str]:
+    try:
+        await asyncio.wait_for(probe(), timeout=2.0)
+    except Exception as error:
+        return name, f"unreachable: {type(error).__name__}"
+    return name, "ok"
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: Redis and PostgreSQL both answer."""
+    svc = services(request)
+    checks = dict(
+        await asyncio.gather(
+            _check("redis", svc.tasks.ping), _check("postgresql", svc.history.ping)
+        )
+    )
+    ready = all(v == "ok" for v in checks.values())
+    return _json(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        200 if ready else 503,
+    )
+
+
+def task_types_payload() -> list[dict[str, Any]]:
+    """Every registered type with its params schema, built once at start-up."""
+    return [
+        {
+            "task_type": spec.task_type,
+            "description": spec.description,
+            "params_schema": spec.params_model.model_json_schema(),
+            "typical_seconds": spec.typical_seconds,
+            "time_limit_seconds": spec.time_limit_seconds,
+            "max_retries": spec.max_retries,
+        }
+        for spec in sorted(REGISTRY.values(), key=lambda s: s.task_type)
+    ]
+
+
+async def task_types(request: Request) -> Response:
+    """Registered task types with the JSON schema of their params."""
+    return _json({"items": request.app.state.task_types})
+
+
+async def ca_pem(request: Request) -> Response:
+    """The service CA certificate every issued certificate chains to."""
+    pem = await services(request).ca.certificate_pem()
+    if pem is None:
+        raise TaskNotFound(
+            "the service CA has not been created yet (no worker has run)"
+        )
+
+    return Response(pem, media_type="application/x-pem-file")
+
+
+async def queues(request: Request) -> Response:
+    """Admin: waiting and running work per priority, and the live workers."""
+    svc = services(request)
+    owner = await svc.auth.owner(request)
+    if not owner.is_admin:
+        raise Forbidden("GET /queues needs an admin key")
+
+    snapshot = await svc.tasks.snapshot(
+        int(svc.settings.worker_lost_after_seconds * 1000)
+    )
+    depths = await svc.tasks.queue_depths()
+    return _json(
+        {
+            "queues": {p.value: {"waiting": n} for p, n in snapshot.waiting.items()},
+            "messages": depths,
+            "running": snapshot.running,
+            "worker_slots": snapshot.worker_slots,
+            "workers": snapshot.workers,
+        }
+    )
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition of this process."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

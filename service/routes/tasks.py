@@ -1,0 +1,539 @@
+"""Routes of `/tasks`: submit, read, wait, cancel, list, result, events."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import math
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+import redis.exceptions
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from actors.operation import REGISTRY, OperationSpec
+from certq import metrics
+from certq.clock import ms_to_datetime, now_ms
+from certq.errors import (
+    RequestError,
+    ResultExpired,
+    ResultNotReady,
+    ServiceUnavailable,
+    TaskAlreadyFinished,
+    TaskNotFound,
+    ValidationFailed,
+)
+from certq.key_repository import ApiKeyOwner
+from certq.result_codec import decode_result
+from certq.script_calls import NewTask
+from certq.states import TERMINAL, Priority, TaskStatus
+from certq.task_record import TaskRecord
+from certq.task_repository import TaskFilter, TaskRow
+from certq.task_store import QueueSnapshot
+from service.body import find_unstorable, read_json
+from service.estimate import estimate_seconds
+from service.models import SubmitRequest
+from service.services import Services, base_url, services
+from service.views import (
+    event_view,
+    live_task_view,
+    stored_task_view,
+    summary_view,
+    task_urls,
+)
+
+log = structlog.get_logger(__name__)
+
+_JSON = "application/json"
+_IDEMPOTENCY_TTL_SECONDS = 86_400
+_RESULT_CHUNK_BYTES = 64 * 1024
+
+
+def _json(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=_JSON, headers=headers
+    )
+
+
+@contextlib.contextmanager
+def _backing(name: str) -> Iterator[None]:
+    """Turn a lost connection to Redis or PostgreSQL into a 503."""
+    try:
+        yield
+    except (
+        OSError,
+        asyncpg.PostgresConnectionStatusError,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        asyncpg.InterfaceError,
+    ) as error:
+        log.warning("backing_service.unavailable", service=name, error=str(error))
+        raise ServiceUnavailable(
+            f"{name} is not reachable; try again shortly"
+        ) from None
+
+
+def _validation_errors(
+    error: ValidationError, prefix: tuple[Any, ...] = ()
+) -> list[dict[str, Any]]:
+    return [
+        {"loc": [*prefix, *item["loc"]], "msg": item["msg"]} for item in error.errors()
+    ]
+
+
+def _parse_submit(body: Any) -> SubmitRequest:
+    if not isinstance(body, dict):
+        raise ValidationFailed(
+            "the body must be a JSON object", [{"loc": [], "msg": "expected an object"}]
+        )
+    try:
+        return SubmitRequest.model_validate(body)
+    except ValidationError as error:
+        raise ValidationFailed(
+            "the task request is not valid", _validation_errors(error)
+        ) from None
+
+
+def _check_limits(request_: SubmitRequest, svc: Services) -> None:
+    settings = svc.settings
+    errors = []
+    retries = request_.max_retries
+    if retries is not None and not 0 <= retries <= settings.max_retries_limit:
+        errors.append(
+            {
+                "loc": ["max_retries"],
+                "msg": f"must be between 0 and {settings.max_retries_limit}",
+            }
+        )
+    ttl = request_.result_ttl
+    if ttl is not None and not 60 <= ttl <= settings.max_result_ttl_seconds:
+        errors.append(
+            {
+                "loc": ["result_ttl"],
+                "msg": f"must be between 60 and {settings.max_result_ttl_seconds} seconds",
+            }
+        )
+    if request_.webhook is not None:
+        errors.append(
+            {"loc": ["webhook"], "msg": "webhook delivery is not available yet"}
+        )
+    if errors:
+        raise ValidationFailed("the task request is not valid", errors)
+
+
+def _validate_params(
+    request_: SubmitRequest, max_depth: int
+) -> tuple[OperationSpec, float]:
+    spec = REGISTRY.get(request_.task_type)
+    if spec is None:
+        known = ", ".join(sorted(REGISTRY))
+        raise ValidationFailed(
+            f"unknown task_type {request_.task_type!r}",
+            [{"loc": ["task_type"], "msg": f"must be one of: {known}"}],
+        )
+    unstorable = find_unstorable(request_.params, max_depth, ("params",))
+    if unstorable:
+        raise ValidationFailed(
+            "the params hold values that cannot be stored", unstorable
+        )
+    try:
+        params = spec.params_model.model_validate(request_.params)
+    except ValidationError as error:
+        raise ValidationFailed(
+            f"the params of {spec.task_type} are not valid",
+            _validation_errors(error, ("params",)),
+        ) from None
+    return spec, spec.size(params)
+
+
+async def _snapshot(svc: Services) -> QueueSnapshot:
+    lost_after_ms = int(svc.settings.worker_lost_after_seconds * 1000)
+    try:
+        return await svc.tasks.snapshot(lost_after_ms)
+    except (OSError, redis.exceptions.RedisError):
+        return QueueSnapshot(
+            waiting={p: 0 for p in Priority}, running=0, worker_slots=0, workers=[]
+        )
+
+
+async def submit_task(request: Request) -> Response:
+    """Accept a task: record it durably, enqueue it, answer 202 at once."""
+    svc = services(request)
+    owner = await svc.auth.owner(request)
+    body = await read_json(request, svc.settings.max_body_bytes)
+    submit = _parse_submit(body)
+    _check_limits(submit, svc)
+    spec, size = _validate_params(submit, svc.settings.max_json_depth)
+
+    idempotency_key = request.headers.get("idempotency-key")
+    task_id = str(uuid.uuid4())
+    if idempotency_key:
+        existing = await _claim_idempotency(svc, owner, idempotency_key, task_id)
+        if existing is not None:
+            return await _replay(request, svc, owner, existing)
+
+    estimate = estimate_seconds(spec, size, submit.priority, await _snapshot(svc))
+    task = _new_task(svc, submit, spec, owner, task_id, estimate, request)
+    await _record(svc, task, submit, idempotency_key)
+    await _enqueue(svc, task)
+    metrics.TASKS_SUBMITTED.labels(spec.task_type, submit.priority.value).inc()
+    log.info(
+        "task.submitted",
+        task_id=task_id,
+        task_type=spec.task_type,
+        priority=submit.priority.value,
+        estimated_seconds=estimate,
+    )
+
+    return _accepted(request, task)
+
+
+async def _claim_idempotency(
+    svc: Services, owner: ApiKeyOwner, key: str, task_id: str
+) -> str | None:
+    if len(key) > 255:
+        raise ValidationFailed(
+            "the Idempotency-Key header is too long",
+            [{"loc": ["header", "Idempotency-Key"], "msg": "at most 255 characters"}],
+        )
+    with _backing("Redis"):
+        return await svc.tasks.claim_idempotency_key(
+            owner.user_id, key, task_id, _IDEMPOTENCY_TTL_SECONDS
+        )
+
+
+async def _replay(
+    request: Request, svc: Services, owner: ApiKeyOwner, task_id: str
+) -> Response:
+    view = await _load_view(request, svc, owner, task_id)
+    return _json(
+        view, 200, {"Location": view["status_url"], "Idempotent-Replayed": "true"}
+    )
+
+
+def _new_task(
+    svc: Services,
+    submit: SubmitRequest,
+    spec: OperationSpec,
+    owner: ApiKeyOwner,
+    task_id: str,
+    estimate: float,
+    request: Request,
+) -> NewTask:
+    retries = spec.max_retries if submit.max_retries is None else submit.max_retries
+    return NewTask(
+        task_id=task_id,
+        user_id=owner.user_id,
+        task_type=spec.task_type,
+        priority=submit.priority,
+        params_json=orjson.dumps(submit.params),
+        max_attempts=retries + 1,
+        result_ttl_seconds=submit.result_ttl or svc.settings.default_result_ttl_seconds,
+        time_limit_ms=int(spec.time_limit_seconds * 1000),
+        estimated_seconds=estimate,
+        created_at_ms=now_ms(),
+        request_id=request.state.request_id,
+    )
+
+
+async def _record(
+    svc: Services, task: NewTask, submit: SubmitRequest, key: str | None
+) -> None:
+    row = TaskRow(
+        task_id=task.task_id,
+        user_id=task.user_id,
+        task_type=task.task_type,
+        priority=task.priority.value,
+        params=submit.params,
+        max_attempts=task.max_attempts,
+        result_ttl_seconds=task.result_ttl_seconds,
+        idempotency_key=key,
+        request_id=task.request_id,
+        created_at=ms_to_datetime(task.created_at_ms),
+    )
+    try:
+        with _backing("PostgreSQL"):
+            await svc.history.insert(row)
+    except RequestError:
+        if key:
+            with contextlib.suppress(OSError, redis.exceptions.RedisError):
+                await svc.tasks.release_idempotency_key(task.user_id, key)
+        raise
+
+
+async def _enqueue(svc: Services, task: NewTask) -> None:
+    try:
+        await svc.tasks.submit(task)
+    except (OSError, redis.exceptions.RedisError) as error:
+        # The task is durably recorded: the scheduler enqueues it once Redis
+        # is back (restore_from_database), so the 202 still holds.
+        log.warning("task.enqueue_deferred", task_id=task.task_id, error=str(error))
+
+
+def _accepted(request: Request, task: NewTask) -> Response:
+    base = base_url(request)
+    view = {
+        "task_id": task.task_id,
+        "status": "pending",
+        "task_type": task.task_type,
+        "priority": task.priority.value,
+        "max_attempts": task.max_attempts,
+        "estimated_time": task.estimated_seconds,
+        "estimated_completion_at": ms_to_datetime(
+            task.created_at_ms + int(task.estimated_seconds * 1000)
+        ).isoformat(timespec="milliseconds"),
+        "created_at": ms_to_datetime(task.created_at_ms).isoformat(
+            timespec="milliseconds"
+        ),
+        **task_urls(base, task.task_id),
+    }
+    retry_after = max(1, min(10, math.ceil(task.estimated_seconds)))
+    return _json(
+        view, 202, {"Location": view["status_url"], "Retry-After": str(retry_after)}
+    )
+
+
+def _task_id(request: Request) -> str:
+    raw = request.path_params["task_id"]
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise TaskNotFound(f"no task {raw!r}") from None
+
+
+def _visible(owner: ApiKeyOwner, user_id: str) -> bool:
+    return owner.is_admin or owner.user_id == user_id
+
+
+async def _load_record(
+    svc: Services, owner: ApiKeyOwner, task_id: str
+) -> TaskRecord | None:
+    with _backing("Redis"):
+        record = await svc.tasks.read(task_id)
+    if record is not None and not _visible(owner, record.user_id):
+        raise TaskNotFound(f"no task {task_id!r}")
+    return record
+
+
+async def _load_row(svc: Services, owner: ApiKeyOwner, task_id: str) -> asyncpg.Record:
+    with _backing("PostgreSQL"):
+        row = await svc.history.get(task_id)
+    if row is None or not _visible(owner, row["user_id"]):
+        raise TaskNotFound(f"no task {task_id!r}")
+    return row
+
+
+async def _load_view(
+    request: Request, svc: Services, owner: ApiKeyOwner, task_id: str
+) -> dict[str, Any]:
+    base = base_url(request)
+    record = await _load_record(svc, owner, task_id)
+    if record is None:
+        return stored_task_view(await _load_row(svc, owner, task_id), base)
+
+    view = live_task_view(record, base)
+    if record.status == TaskStatus.COMPLETED:
+        view["result"], view["result_expired"] = await _inline_result(svc, record)
+    return view
+
+
+async def _inline_result(svc: Services, record: TaskRecord) -> tuple[Any, bool]:
+    limit = svc.settings.result_compress_above_bytes
+    if record.result_bytes is not None and record.result_bytes > limit:
+        return None, False
+
+    with _backing("Redis"):
+        stored = await svc.tasks.read_result(record.task_id)
+    if stored is None:
+        return None, True
+    return orjson.loads(decode_result(stored)), False
+
+
+async def get_task(request: Request) -> Response:
+    """The task's status, progress, result or error; `?wait=N` long-polls."""
+    svc = services(request)
+    owner = await svc.auth.owner(request)
+    task_id = _task_id(request)
+    wait = _wait_seconds(request, svc.settings.max_wait_seconds)
+    view = await _load_view(request, svc, owner, task_id)
+    if wait > 0 and view["status"] not in TERMINAL:
+        if await _wait_for_change(svc, task_id, wait):
+            view = await _load_view(request, svc, owner, task_id)
+
+    return _json(view)
+
+
+def _wait_seconds(request: Request, limit: float) -> float:
+    raw = request.query_params.get("wait")
+    if raw is None:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValidationFailed(
+            "wait must be a number of seconds",
+            [{"loc": ["query", "wait"], "msg": "not a number"}],
+        ) from None
+    if not 0 <= value <= limit or math.isnan(value):
+        raise ValidationFailed(
+            f"wait must be between 0 and {limit} seconds",
+            [{"loc": ["query", "wait"], "msg": f"must be between 0 and {limit}"}],
+        )
+    return value
+
+
+async def _wait_for_change(svc: Services, task_id: str, seconds: float) -> bool:
+    # Polls one small field; a change of status or progress bumps it.
+    with _backing("Redis"):
+        first = await svc.tasks.read_version(task_id)
+        deadline = asyncio.get_running_loop().time() + seconds
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+            if await svc.tasks.read_version(task_id) != first:
+                return True
+    return False
+
+
+async def cancel_task(request: Request) -> Response:
+    """Cancel: pending at once (200), running at its next checkpoint (202)."""
+    svc = services(request)
+    owner = await svc.auth.owner(request)
+    task_id = _task_id(request)
+    record = await _load_record(svc, owner, task_id)
+    if record is None:
+        row = await _load_row(svc, owner, task_id)
+        raise TaskAlreadyFinished(
+            f"task {task_id} is {row['status']} and can no longer be cancelled"
+        )
+
+    with _backing("Redis"):
+        verdict = await svc.tasks.cancel(
+            task_id, record.priority, record.result_ttl_seconds
+        )
+    if verdict not in ("cancelled_now", "requested"):
+        raise TaskAlreadyFinished(
+            f"task {task_id} is {verdict} and can no longer be cancelled"
+        )
+
+    log.info("task.cancel_requested", task_id=task_id, verdict=verdict)
+    view = await _load_view(request, svc, owner, task_id)
+    return _json(view, 200 if verdict == "cancelled_now" else 202)
+
+
+async def get_result(request: Request) -> Response:
+    """The full result, streamed; 409 before completion, 410 once purged."""
+    svc = services(request)
+    owner = await svc.auth.owner(request)
+    task_id = _task_id(request)
+    record = await _load_record(svc, owner, task_id)
+    if record is None:
+        row = await _load_row(svc, owner, task_id)
+        if row["status"] == TaskStatus.COMPLETED:
+            raise ResultExpired(
+                f"the result of task {task_id} was purged after its TTL"
+            )
+        raise ResultNotReady(f"task {task_id} is {row['status']}, not completed")
+    if record.status != TaskStatus.COMPLETED:
+        raise ResultNotReady(f"task {task_id} is {record.status.value}, not completed")
+
+    with _backing("Redis"):
+        stored = await svc.tasks.read_result(task_id)
+    if stored is None:
+        raise ResultExpired(f"the result of task {task_id} was purged after its TTL")
+
+    return StreamingResponse(_chunks(decode_result(stored)), media_type=_JSON)
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), _RESULT_CHUNK_BYTES):
+        yield data[start : start + _RESULT_CHUNK_BYTES]
+
+
+async def get_events(request: Request) -> Response:
+    """The permanent audit trail of one task."""
+    svc = services(request)
+    owner = await svc.auth.owner(request)
+    task_id = _task_id(request)
+    await _load_row(svc, owner, task_id)
+    with _backing("PostgreSQL"):
+        events = await svc.history.events(task_id)
+
+    return _json({"task_id": task_id, "events": [event_view(e) for e in events]})
+
+
+class ListQuery(BaseModel):
+    """The query of `GET /tasks`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str | None = Field(None, max_length=200)
+    status: TaskStatus | None = None
+    task_type: str | None = Field(None, max_length=100)
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = Field(None, max_length=200)
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, _, task_id = (
+            base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        )
+        return datetime.fromisoformat(created), str(uuid.UUID(task_id))
+    except ValueError:
+        raise ValidationFailed(
+            "the cursor is not one this API gave out",
+            [{"loc": ["query", "cursor"], "msg": "invalid cursor"}],
+        ) from None
+
+
+def _encode_cursor(row: asyncpg.Record) -> str:
+    raw = f"{row['created_at'].isoformat()}|{row['task_id']}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+async def list_tasks(request: Request) -> Response:
+    """Task history from PostgreSQL, newest first, keyset-paginated."""
+    svc = services(request)
+    owner = await svc.auth.owner(request)
+    try:
+        query = ListQuery.model_validate(dict(request.query_params))
+    except ValidationError as error:
+        raise ValidationFailed(
+            "the query is not valid", _validation_errors(error, ("query",))
+        ) from None
+    if any(
+        d is not None and d.tzinfo is None
+        for d in (query.created_after, query.created_before)
+    ):
+        raise ValidationFailed(
+            "times need an offset",
+            [{"loc": ["query", "created_after"], "msg": "RFC 3339 with offset"}],
+        )
+
+    user_id = query.user_id if owner.is_admin else owner.user_id
+    filters = TaskFilter(
+        user_id=user_id,
+        status=query.status.value if query.status else None,
+        task_type=query.task_type,
+        created_after=query.created_after,
+        created_before=query.created_before,
+        cursor=_decode_cursor(query.cursor) if query.cursor else None,
+        limit=query.limit,
+    )
+    with _backing("PostgreSQL"):
+        rows = await svc.history.list(filters)
+    next_cursor = _encode_cursor(rows[-1]) if len(rows) == query.limit else None
+
+    return _json({"items": [summary_view(r) for r in rows], "next_cursor": next_cursor})

@@ -1,0 +1,122 @@
+"""The JSON shapes the API answers with, built from live or stored state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from certq.clock import ms_to_rfc3339
+from certq.task_record import TaskRecord
+
+
+def task_urls(base: str, task_id: str) -> dict[str, str]:
+    """The URLs a client follows for one task."""
+    return {
+        "status_url": f"{base}/tasks/{task_id}",
+        "cancel_url": f"{base}/tasks/{task_id}/cancel",
+        "result_url": f"{base}/tasks/{task_id}/result",
+        "events_url": f"{base}/tasks/{task_id}/events",
+    }
+
+
+def _messages(record: TaskRecord) -> list[dict[str, Any]]:
+    return [
+        {"at": ms_to_rfc3339(int(m["at"])), "text": m["text"]} for m in record.messages
+    ]
+
+
+def _error_view(error: dict[str, Any] | None, attempts: int) -> dict[str, Any] | None:
+    if not error:
+        return None
+
+    return {
+        "type": error.get("type"),
+        "message": error.get("message"),
+        "retryable": bool(error.get("retryable")),
+        "attempts": attempts,
+    }
+
+
+def live_task_view(record: TaskRecord, base: str) -> dict[str, Any]:
+    """A task as Redis holds it while it lives."""
+    view: dict[str, Any] = {
+        "task_id": record.task_id,
+        "task_type": record.task_type,
+        "priority": record.priority.value,
+        "status": record.status.value,
+        "user_id": record.user_id,
+        "params": record.params,
+        "progress": {
+            "current_step": record.step,
+            "total_steps": record.total_steps,
+            "percent_complete": record.percent,
+            "messages": _messages(record),
+        },
+        "attempts": record.attempts,
+        "max_attempts": record.max_attempts,
+        "next_attempt_at": ms_to_rfc3339(record.next_attempt_at),
+        "preemptions": record.preemptions,
+        "cancel_requested": record.cancel_requested,
+        "estimated_seconds": record.estimated_seconds,
+        "created_at": ms_to_rfc3339(record.created_at),
+        "started_at": ms_to_rfc3339(record.first_started_at),
+        "finished_at": ms_to_rfc3339(record.finished_at),
+        "error": None,
+        "errors": record.errors,
+        **task_urls(base, record.task_id),
+    }
+    if record.status == "failed" or (record.status == "pending" and record.error):
+        view["error"] = _error_view(record.error, record.attempts)
+    return view
+
+
+def stored_task_view(row: asyncpg.Record, base: str) -> dict[str, Any]:
+    """A task as PostgreSQL remembers it once Redis let it expire."""
+    task_id = str(row["task_id"])
+    return {
+        **summary_view(row),
+        "params": row["params"],
+        "progress": {
+            "current_step": None,
+            "total_steps": None,
+            "percent_complete": 100 if row["status"] == "completed" else None,
+            "messages": [],
+        },
+        "next_attempt_at": None,
+        "result_expired": row["status"] == "completed",
+        "error": _error_view(row["error"], row["attempts"]),
+        **task_urls(base, task_id),
+    }
+
+
+def summary_view(row: asyncpg.Record) -> dict[str, Any]:
+    """One line of task history."""
+    return {
+        "task_id": str(row["task_id"]),
+        "task_type": row["task_type"],
+        "priority": row["priority"],
+        "status": row["status"],
+        "user_id": row["user_id"],
+        "attempts": row["attempts"],
+        "max_attempts": row["max_attempts"],
+        "created_at": _iso(row["created_at"]),
+        "started_at": _iso(row["started_at"]),
+        "finished_at": _iso(row["finished_at"]),
+    }
+
+
+def event_view(row: asyncpg.Record) -> dict[str, Any]:
+    """One audit event."""
+    return {
+        "seq": row["seq"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "attempt": row["attempt"],
+        "at": _iso(row["at"]),
+        "detail": row["detail"],
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat(timespec="milliseconds") if value is not None else None
