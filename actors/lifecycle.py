@@ -36,6 +36,8 @@ _PRIORITY_OF_ACTOR = {runner_actor_name(p): p for p in Priority}
 
 #: How long a task waits before another try when its type is at its cap.
 CAPPED_RETRY_MS = 500
+#: How long a slot offered lower work waits for runnable higher work to arrive.
+GIVE_WAY_PAUSE_SECONDS = 0.1
 
 
 def _lost_error() -> dict[str, Any]:
@@ -102,6 +104,9 @@ class TaskLifecycle(dramatiq.Middleware):  # type: ignore[misc]
         if outcome.verdict == "capped":
             self._defer_capped(task_id, dispatch, spec, priority)
             raise SkipMessage()
+        if outcome.verdict == "yield":
+            self._give_way(task_id, dispatch, spec, priority)
+            raise SkipMessage()
         if outcome.record is None:
             log.info(
                 "task.message_dropped", verdict=outcome.verdict, status=outcome.status
@@ -151,6 +156,28 @@ class TaskLifecycle(dramatiq.Middleware):  # type: ignore[misc]
             )
         )
         log.debug("task.deferred_at_cap")
+
+    def _give_way(
+        self, task_id: str, dispatch: str, spec: OperationSpec, priority: Priority
+    ) -> None:
+        # Higher work is runnable but its message sits elsewhere (another
+        # process's prefetch, or not fetched yet). Pause briefly so the
+        # consumer of the higher queue can fetch it, then put this message
+        # back at the front of its queue, keeping its place.
+        time.sleep(GIVE_WAY_PAUSE_SECONDS)
+        self._runtime.store.requeue(
+            Requeue(
+                task_id=task_id,
+                task_type=spec.task_type,
+                priority=priority,
+                dispatch=dispatch,
+                time_limit_ms=int(spec.time_limit_seconds * 1000),
+                expected_status="pending",
+                front=True,
+                keep_waited=True,
+            )
+        )
+        log.debug("task.gave_way")
 
     def after_skip_message(
         self, broker: dramatiq.Broker, message: dramatiq.Message[Any]

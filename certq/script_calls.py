@@ -55,6 +55,8 @@ class Requeue:
     free_start: bool = False
     count_preemption: bool = False
     leaves: Priority | None = None
+    front: bool = False
+    keep_waited: bool = False
     extra_fields: dict[str, str] = field(default_factory=dict)
 
 
@@ -140,5 +142,7 @@ def requeue_call(keys: RedisKeys, request: Requeue, now: int) -> ScriptCall:
             orjson.dumps(request.detail),
             request.eta_ms or "",
             orjson.dumps(request.extra_fields),
+            "1" if request.front else "0",
+            "1" if request.keep_waited else "0",
         ],
     )

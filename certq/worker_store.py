@@ -66,6 +66,7 @@ class WorkerStore:
                 k.running,
                 k.semaphore(task_type),
                 k.waiting(priority),
+                *(k.waiting(p) for p in priority.higher()),
             ],
             args=[
                 dispatch,

@@ -5,7 +5,8 @@
 -- ARGV: expected dispatch, expected status, new dispatch, message id,
 --       message data, waiting score, event kind or '', now ms, error json or '',
 --       free start '1'/'0', count preemption '1'/'0', detail json,
---       next attempt ms or '', extra fields json
+--       next attempt ms or '', extra fields json, '1' to go to the queue's front,
+--       '1' to keep the time it has waited so far
 local t = KEYS[1]
 local f = redis.call('HMGET', t, 'status', 'dispatch', 'id')
 if f[1] ~= ARGV[2] or f[2] ~= ARGV[1] then return {'ignored', f[1] or ''} end
@@ -20,8 +21,16 @@ end
 redis.call('HDEL', KEYS[3], f[3])
 redis.call('ZREM', KEYS[7], f[3])
 redis.call('ZREM', KEYS[8], f[3])
-redis.call('ZADD', KEYS[4], ARGV[6], f[3])
+if ARGV[16] == '1' then
+  redis.call('ZADD', KEYS[4], 'NX', ARGV[6], f[3])
+else
+  redis.call('ZADD', KEYS[4], ARGV[6], f[3])
+end
 redis.call('HSET', KEYS[6], ARGV[4], ARGV[5])
-redis.call('RPUSH', KEYS[5], ARGV[4])
+if ARGV[15] == '1' then
+  redis.call('LPUSH', KEYS[5], ARGV[4])
+else
+  redis.call('RPUSH', KEYS[5], ARGV[4])
+end
 if ARGV[7] ~= '' then emit(t, KEYS[2], ARGV[7], 'pending', ARGV[8], cjson.decode(ARGV[12])) end
 return {'requeued'}

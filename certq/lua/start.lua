@@ -1,5 +1,7 @@
 -- Claim a pending task for one run, or say why the message must be dropped.
--- KEYS: task, audit, running, semaphore, waiting
+-- KEYS: task, audit, running, semaphore, waiting, then the waiting sets of
+--       every higher priority (a free slot never starts lower work while
+--       higher work is runnable)
 -- ARGV: dispatch, worker id, now ms, worker key prefix, cap, slot expiry ms,
 --       worker-lost error json
 local t = KEYS[1]
@@ -25,6 +27,11 @@ if status == 'running' then
   status = 'pending'
 end
 if status ~= 'pending' then return {'skip', status} end
+for i = 6, #KEYS do
+  if redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', now, 'LIMIT', 0, 1)[1] then
+    return {'yield'}
+  end
+end
 local cap = tonumber(ARGV[5])
 if cap > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)

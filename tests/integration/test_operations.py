@@ -1,0 +1,148 @@
+"""Each operation's result, produced by real workers with the shared CA."""
+
+from __future__ import annotations
+
+import certifi
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.integration.api import Api
+from tests.integration.cluster import Cluster
+
+
+def _ca(cluster: Cluster) -> x509.Certificate:
+    response = httpx.get(cluster.base_url + "/ca.pem")
+    assert response.status_code == 200
+    return x509.load_pem_x509_certificate(response.content)
+
+
+def test_issued_certificate_verifies_against_ca_pem_and_carries_sans(
+    api: Api, cluster: Cluster
+) -> None:
+    """certificate.issue signs with the service CA and keeps the requested SANs."""
+    params = {
+        "common_name": "www.example.test",
+        "dns_names": ["www.example.test", "api.example.test"],
+        "key_type": "ec-p256",
+        "validity_days": 30,
+    }
+
+    task = api.wait_done(api.submit("certificate.issue", params))
+
+    assert task["status"] == "completed", task["error"]
+    leaf = x509.load_pem_x509_certificate(task["result"]["certificate_pem"].encode())
+    ca = _ca(cluster)
+    leaf.verify_directly_issued_by(ca)
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    assert sans.value.get_values_for_type(x509.DNSName) == params["dns_names"]
+    assert isinstance(leaf.public_key(), ec.EllipticCurvePublicKey)
+    assert "private_key_pem" not in task["result"]
+
+
+def test_every_worker_signs_with_the_same_ca(api: Api, cluster: Cluster) -> None:
+    """Certificates from different runs chain to the one CA served at /ca.pem."""
+    ids = [
+        api.submit("certificate.issue", {"common_name": f"n{i}.example.test"})
+        for i in range(4)
+    ]
+
+    leaves = [api.wait_done(i)["result"]["certificate_pem"] for i in ids]
+
+    ca = _ca(cluster)
+    for pem in leaves:
+        x509.load_pem_x509_certificate(pem.encode()).verify_directly_issued_by(ca)
+
+
+def test_bulk_issue_returns_one_certificate_per_subject(api: Api) -> None:
+    """certificate.bulk_issue issues every subject once, in order."""
+    subjects = [
+        {"common_name": f"h{i}.bulk.test", "dns_names": [f"h{i}.bulk.test"]}
+        for i in range(12)
+    ]
+
+    task = api.wait_done(api.submit("certificate.bulk_issue", {"subjects": subjects}))
+
+    result = api.client.get(f"/tasks/{task['task_id']}/result").json()
+    assert result["count"] == 12
+    serials = [c["serial"] for c in result["certificates"]]
+    assert len(set(serials)) == 12
+    assert [c["subject"] for c in result["certificates"]][0].endswith("h0.bulk.test")
+
+
+def test_audit_of_the_mozilla_bundle_reports_every_certificate(api: Api) -> None:
+    """certificate.audit with source mozilla covers every cert certifi ships."""
+    with open(certifi.where()) as bundle:
+        expected = bundle.read().count("-----BEGIN CERTIFICATE-----")
+
+    task = api.wait_done(api.submit("certificate.audit", {"source": "mozilla"}))
+
+    result = api.client.get(f"/tasks/{task['task_id']}/result").json()
+    assert task["status"] == "completed"
+    assert result["totals"]["certificates"] == expected
+    assert len(result["certificates"]) == expected
+
+
+def test_audit_reports_a_malformed_entry_as_a_finding(api: Api) -> None:
+    """A broken PEM block is a parse_error finding, not a failed task."""
+    with open(certifi.where()) as bundle:
+        first = bundle.read().split("-----END CERTIFICATE-----")[0]
+    good = first[first.index("-----BEGIN") :] + "-----END CERTIFICATE-----\n"
+    broken = "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n"
+
+    task = api.wait_done(
+        api.submit("certificate.audit", {"pem_bundle": good + broken})
+    )
+
+    entries = task["result"]["certificates"]
+    assert task["status"] == "completed"
+    assert len(entries) == 2
+    assert "parse_error" in entries[1]["findings"]
+
+
+def test_verify_chain_accepts_an_issued_leaf_and_refuses_a_wrong_hostname(
+    api: Api, cluster: Cluster
+) -> None:
+    """certificate.verify_chain builds the path to the CA and checks the name."""
+    issued = api.wait_done(
+        api.submit("certificate.issue", {"common_name": "chain.example.test"})
+    )
+    leaf = issued["result"]["certificate_pem"]
+    roots = httpx.get(cluster.base_url + "/ca.pem").text
+
+    good = api.wait_done(api.submit("certificate.verify_chain", {
+        "leaf_pem": leaf, "trust_roots": roots, "hostname": "chain.example.test"}))
+    wrong = api.wait_done(api.submit("certificate.verify_chain", {
+        "leaf_pem": leaf, "trust_roots": roots, "hostname": "other.example.test"}))
+    untrusted = api.wait_done(api.submit("certificate.verify_chain", {
+        "leaf_pem": leaf, "trust_roots": "mozilla"}))
+
+    assert good["result"]["valid"] is True
+    assert len(good["result"]["path"]) == 2
+    assert wrong["result"]["valid"] is False
+    assert wrong["result"]["reason"]
+    assert untrusted["result"]["valid"] is False
+
+
+def test_unparseable_certificate_input_fails_at_once_without_retry(api: Api) -> None:
+    """Bad PEM is a permanent error: failed after one attempt, not retried."""
+    task = api.wait_done(
+        api.submit("certificate.verify_chain", {"leaf_pem": "garbage"})
+    )
+
+    assert task["status"] == "failed"
+    assert task["attempts"] == 1
+    assert task["error"]["retryable"] is False
+    assert task["error"]["type"] == "PermanentError"
+
+
+def test_echo_and_noop_complete(api: Api) -> None:
+    """diagnostic.echo returns its data unchanged; noop completes with null."""
+    data = {"nested": [1, 2.5, "three", None, True], "empty": {}}
+
+    echoed = api.wait_done(api.submit("diagnostic.echo", {"data": data}))
+    nothing = api.wait_done(api.submit("diagnostic.noop"))
+
+    assert echoed["result"] == data
+    assert nothing["status"] == "completed"
+    assert nothing["result"] is None
