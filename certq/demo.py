@@ -58,7 +58,7 @@ POLL_WAIT_SECONDS = 1
 DEMO_USER = "demo"
 
 _BEGIN = "-----BEGIN CERTIFICATE-----"
-_FAILED_WHY = {TaskStatus.FAILED, TaskStatus.CANCELLED}
+_UNSUCCESSFUL = {TaskStatus.FAILED, TaskStatus.CANCELLED}
 
 
 class DemoFailed(Exception):
@@ -293,7 +293,7 @@ class Tracker:
         progress = view["progress"]
         messages = progress["messages"]
         message = messages[-1]["text"] if messages else ""
-        if status in _FAILED_WHY:
+        if status in _UNSUCCESSFUL:
             message = (view.get("error") or {}).get("message") or status
         done = status == TaskStatus.COMPLETED
         completed = 100 if done else progress["percent_complete"]

@@ -1,0 +1,251 @@
+"""certificate.verify_chain: valid paths, and reasons when a path fails."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from pydantic import ValidationError
+
+from actors.operations.certificate_verify import VerifyParams, verify_chain
+from certq.ca import CertificateAuthority, create_ca, issue_certificate
+from certq.errors import PermanentError
+from tests.unit.operations.fake_context import FakeContext, shared_ca
+
+
+def _pem(certificate: x509.Certificate) -> str:
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _leaf(ca: CertificateAuthority, *names: str) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = issue_certificate(ca, key.public_key(), names[0], list(names), 30)
+    return _pem(certificate)
+
+
+def _leaf_for_usage(ca: CertificateAuthority, usage: x509.ObjectIdentifier) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca_ski = ca.certificate.extensions.get_extension_for_class(
+        x509.SubjectKeyIdentifier
+    ).value
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name.from_rfc4514_string("CN=one.example"))
+        .issuer_name(ca.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        .not_valid_after(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("one.example")]), False
+        )
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
+            critical=False,
+        )
+        .sign(ca.private_key, hashes.SHA256())
+    )
+    return _pem(certificate)
+
+
+def _intermediate(root: CertificateAuthority) -> CertificateAuthority:
+    key = ec.generate_private_key(ec.SECP256R1())
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    root_ski = root.certificate.extensions.get_extension_for_class(
+        x509.SubjectKeyIdentifier
+    ).value
+    usage = x509.KeyUsage(
+        digital_signature=False,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name.from_rfc4514_string("CN=intermediate"))
+        .issuer_name(root.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+        .not_valid_after(dt.datetime.now(dt.UTC) + dt.timedelta(days=90))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
+        .add_extension(usage, critical=True)
+        .add_extension(ski, critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski),
+            critical=False,
+        )
+        .sign(root.private_key, hashes.SHA256())
+    )
+    return CertificateAuthority(certificate=certificate, private_key=key)
+
+
+def test_params_reject_wildcard_hostname() -> None:
+    """A hostname to check is a concrete name, never a pattern."""
+
+    with pytest.raises(ValidationError, match="not a DNS name"):
+        VerifyParams(leaf_pem="x", hostname="*.example.com")
+
+
+def test_params_reject_trust_roots_that_are_neither_mozilla_nor_pem() -> None:
+    """trust_roots is "mozilla" or PEM text."""
+
+    with pytest.raises(ValidationError, match="trust_roots"):
+        VerifyParams(leaf_pem="x", trust_roots="firefox")
+
+
+def test_leaf_chains_to_ca_given_as_root_for_its_hostname() -> None:
+    """Leaf to CA is valid for the right name; the path runs leaf to root."""
+    ca = shared_ca()
+    params = VerifyParams(
+        leaf_pem=_leaf(ca, "www.example.com"),
+        hostname="www.example.com",
+        trust_roots=ca.certificate_pem.decode(),
+    )
+
+    result = verify_chain(FakeContext(), params)
+
+    assert result["valid"] is True
+    assert result["reason"] is None
+    subjects = [step["subject"] for step in result["path"]]
+    assert subjects == ["CN=www.example.com", "CN=certq unit test CA"]
+    assert result["path"][1]["issuer"] == "CN=certq unit test CA"
+
+
+def test_wrong_hostname_is_invalid_with_a_reason() -> None:
+    """A name the leaf does not carry fails, naming the subjectAltName."""
+    ca = shared_ca()
+    params = VerifyParams(
+        leaf_pem=_leaf(ca, "www.example.com"),
+        hostname="mail.example.com",
+        trust_roots=ca.certificate_pem.decode(),
+    )
+
+    result = verify_chain(FakeContext(), params)
+
+    assert result["valid"] is False
+    assert result["path"] == []
+    assert "subjectAltName" in result["reason"]
+
+
+def test_untrusted_root_is_invalid_with_a_reason() -> None:
+    """A leaf from a CA outside the trust roots does not verify."""
+    params = VerifyParams(
+        leaf_pem=_leaf(shared_ca(), "www.example.com"),
+        hostname="www.example.com",
+        trust_roots=create_ca("unrelated CA").certificate_pem.decode(),
+    )
+
+    result = verify_chain(FakeContext(), params)
+
+    assert result["valid"] is False
+    assert result["reason"]
+
+
+def test_private_ca_leaf_is_not_trusted_by_mozilla_roots() -> None:
+    """The default trust roots are Mozilla's, which never saw the test CA."""
+    params = VerifyParams(leaf_pem=_leaf(shared_ca(), "www.example.com"))
+
+    result = verify_chain(FakeContext(), params)
+
+    assert result["valid"] is False
+    assert result["reason"]
+
+
+def test_intermediates_complete_the_path() -> None:
+    """A leaf under an intermediate verifies when the intermediate is given."""
+    root = shared_ca()
+    intermediate = _intermediate(root)
+    leaf = _leaf(intermediate, "api.example.com")
+    common = {"leaf_pem": leaf, "trust_roots": root.certificate_pem.decode()}
+
+    with_intermediate = verify_chain(
+        FakeContext(),
+        VerifyParams(**common, intermediates_pem=_pem(intermediate.certificate)),
+    )
+    without = verify_chain(FakeContext(), VerifyParams(**common))
+
+    assert with_intermediate["valid"] is True
+    assert len(with_intermediate["path"]) == 3
+    assert without["valid"] is False
+
+
+def test_without_hostname_a_server_and_client_leaf_is_valid() -> None:
+    """With no name to check, the chain alone decides."""
+    ca = shared_ca()
+    params = VerifyParams(
+        leaf_pem=_leaf(ca, "www.example.com"), trust_roots=ca.certificate_pem.decode()
+    )
+
+    result = verify_chain(FakeContext(), params)
+
+    assert result["valid"] is True
+    assert len(result["path"]) == 2
+
+
+def test_without_hostname_a_server_only_leaf_is_valid() -> None:
+    """Most public server certificates lack clientAuth; that is no failure."""
+    ca = shared_ca()
+    leaf = _leaf_for_usage(ca, ExtendedKeyUsageOID.SERVER_AUTH)
+    params = VerifyParams(leaf_pem=leaf, trust_roots=ca.certificate_pem.decode())
+
+    result = verify_chain(FakeContext(), params)
+
+    assert result["valid"] is True
+
+
+def test_without_hostname_a_leaf_for_other_uses_is_invalid() -> None:
+    """A leaf limited to, say, code signing is not a TLS certificate."""
+    ca = shared_ca()
+    leaf = _leaf_for_usage(ca, ExtendedKeyUsageOID.CODE_SIGNING)
+    params = VerifyParams(leaf_pem=leaf, trust_roots=ca.certificate_pem.decode())
+
+    result = verify_chain(FakeContext(), params)
+
+    assert result["valid"] is False
+    assert "neither TLS server nor client" in result["reason"]
+
+
+def test_check_time_after_expiry_is_invalid() -> None:
+    """The `at` time is used: a year ahead, the 30-day leaf has expired."""
+    ca = shared_ca()
+    at = dt.datetime.now(dt.UTC) + dt.timedelta(days=365)
+    params = VerifyParams(
+        leaf_pem=_leaf(ca, "www.example.com"),
+        hostname="www.example.com",
+        trust_roots=ca.certificate_pem.decode(),
+        at=at,
+    )
+
+    result = verify_chain(FakeContext(), params)
+
+    assert result["valid"] is False
+    assert "not valid at validation time" in result["reason"]
+    assert result["checked_at"] == at.isoformat()
+
+
+def test_unreadable_leaf_is_permanent_error() -> None:
+    """A leaf that is not PEM cannot be verified, and retrying will not help."""
+    params = VerifyParams(leaf_pem="not a certificate")
+
+    with pytest.raises(PermanentError, match="leaf_pem"):
+        verify_chain(FakeContext(), params)
+
+
+def test_leaf_pem_with_two_certificates_is_permanent_error() -> None:
+    """The leaf is one certificate; the rest belong in intermediates_pem."""
+    ca = shared_ca()
+    params = VerifyParams(leaf_pem=_leaf(ca, "a.example") + ca.certificate_pem.decode())
+
+    with pytest.raises(PermanentError, match="intermediates_pem"):
+        verify_chain(FakeContext(), params)
