@@ -19,7 +19,8 @@ def build_broker(settings: Settings, *, maintenance_chance: int) -> RedisBroker:
     dramatiq's default middleware (retries, age limit, callbacks, pipelines)
     is left out: certq's lifecycle middleware owns retries and state.
     """
-    return RedisBroker(
+    # dramatiq's RedisBroker constructor carries no annotations.
+    return RedisBroker(  # type: ignore[no-untyped-call]
         url=settings.redis_url,
         namespace=settings.redis_namespace,
         heartbeat_timeout=int(settings.worker_lost_after_seconds * 1000),

@@ -49,7 +49,7 @@ def _lost_error() -> dict[str, Any]:
     }
 
 
-class TaskLifecycle(dramatiq.Middleware):  # type: ignore[misc]
+class TaskLifecycle(dramatiq.Middleware):
     """Moves tasks through their life cycle around each runner message."""
 
     def __init__(self, runtime: WorkerRuntime) -> None:
@@ -75,7 +75,7 @@ class TaskLifecycle(dramatiq.Middleware):  # type: ignore[misc]
     # One message.
 
     def before_process_message(
-        self, broker: dramatiq.Broker, message: dramatiq.Message[Any]
+        self, broker: dramatiq.Broker, message: dramatiq.MessageProxy
     ) -> None:
         """Claim the task, or skip a message that must not run."""
         priority = _PRIORITY_OF_ACTOR.get(message.actor_name)
@@ -180,7 +180,7 @@ class TaskLifecycle(dramatiq.Middleware):  # type: ignore[misc]
         log.debug("task.gave_way")
 
     def after_skip_message(
-        self, broker: dramatiq.Broker, message: dramatiq.Message[Any]
+        self, broker: dramatiq.Broker, message: dramatiq.MessageProxy
     ) -> None:
         """Unbind the log context of a dropped message."""
         structlog.contextvars.clear_contextvars()
@@ -188,7 +188,7 @@ class TaskLifecycle(dramatiq.Middleware):  # type: ignore[misc]
     def after_process_message(
         self,
         broker: dramatiq.Broker,
-        message: dramatiq.Message[Any],
+        message: dramatiq.MessageProxy,
         *,
         result: Any = None,
         exception: BaseException | None = None,

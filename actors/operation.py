@@ -25,8 +25,10 @@ class OperationContext(Protocol):
     attempt: int
     #: The state given to the last `checkpoint` of an earlier run, or None.
     resume_state: JsonValue
-    #: The service CA, loaded once per worker process.
-    ca: CertificateAuthority
+
+    @property
+    def ca(self) -> CertificateAuthority:
+        """The service CA, loaded once per worker process."""
 
     def progress(self, step: int, message: str, total_steps: int | None = None) -> None:
         """Report that `step` of `total_steps` is done, with a short message."""
@@ -51,6 +53,21 @@ class OperationSpec:
     max_retries: int
     #: How many "typical units" of work the params describe (e.g. subjects).
     size: Callable[[Any], float]
+    #: Params never written to PostgreSQL nor shown back (e.g. passphrases).
+    secret_params: frozenset[str] = frozenset()
+
+    def redact(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`params` with every secret value replaced by a marker.
+
+        The marker is an object, not a string, so a task restored from
+        PostgreSQL fails validation instead of running with a fake secret.
+        """
+        return {
+            k: (REDACTED if k in self.secret_params else v) for k, v in params.items()
+        }
+
+
+REDACTED = {"redacted": True}
 
 
 REGISTRY: dict[str, OperationSpec] = {}
@@ -65,6 +82,7 @@ def operation(
     typical_seconds: float,
     max_retries: int = 3,
     size: Callable[[ParamsT], float] | None = None,
+    secret_params: frozenset[str] = frozenset(),
 ) -> Callable[
     [Callable[[OperationContext, ParamsT], JsonValue]],
     Callable[[OperationContext, ParamsT], JsonValue],
@@ -86,6 +104,7 @@ def operation(
             typical_seconds=typical_seconds,
             max_retries=max_retries,
             size=size or (lambda _params: 1.0),
+            secret_params=secret_params,
         )
         return fn
 

@@ -85,10 +85,9 @@ def declare_runners(
             current.outcome = run_operation(task_type, current.params)
 
         actors[priority] = dramatiq.actor(
-            body,
             broker=broker,
             actor_name=runner_actor_name(priority),
             queue_name=priority.queue_name,
             priority=ACTOR_PRIORITY[priority],
-        )
+        )(body)
     return actors

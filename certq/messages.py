@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import dramatiq
 
@@ -54,7 +55,7 @@ def build_message(
         queue_name += ".DQ"
         options["eta"] = eta_ms
 
-    message = dramatiq.Message(
+    message: dramatiq.Message[Any] = dramatiq.Message(
         queue_name=queue_name,
         actor_name=runner_actor_name(priority),
         args=(task_id, dispatch, task_type),

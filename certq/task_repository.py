@@ -151,9 +151,10 @@ class TaskRepository:
             "SELECT * FROM tasks WHERE task_id = $1", uuid.UUID(task_id)
         )
 
-    async def list(self, query: TaskFilter) -> list[asyncpg.Record]:
+    async def page(self, query: TaskFilter) -> list[asyncpg.Record]:
         """A page of task summaries, newest first, in keyset order."""
-        clauses, args = [], []
+        clauses: list[str] = []
+        args: list[Any] = []
         for column, op, value in (
             ("user_id", "=", query.user_id),
             ("status", "=", query.status),

@@ -77,7 +77,10 @@ class TaskStore:
     async def read_result(self, task_id: str) -> bytes | None:
         """The stored (maybe compressed) result, or None once purged."""
         value = await self._client.get(self._keys.result(task_id))
-        return bytes(value) if value is not None else None
+        if value is None:
+            return None
+
+        return value if isinstance(value, bytes) else value.encode()
 
     async def cancel(self, task_id: str, priority: Priority, ttl_seconds: int) -> str:
         """Cancel pending work at once or flag running work; say which.

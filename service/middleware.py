@@ -19,7 +19,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"x-request-id":
-            candidate = value.decode("latin-1")
+            candidate = bytes(value).decode("latin-1")
             if _REQUEST_ID.match(candidate):
                 return candidate
     return uuid.uuid4().hex

@@ -70,7 +70,8 @@ async def request_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     """Map Starlette's own errors (404 route, 405 method) to problem details."""
     assert isinstance(exc, HTTPException)
-    return problem(exc.status_code, str(exc.detail), headers=exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return problem(exc.status_code, str(exc.detail), headers=headers)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 
+from actors.operation import REGISTRY
 from certq.clock import ms_to_rfc3339
 from certq.task_record import TaskRecord
 
@@ -38,6 +39,14 @@ def _error_view(error: dict[str, Any] | None, attempts: int) -> dict[str, Any] |
     }
 
 
+def _shown_params(task_type: str, params: Any) -> Any:
+    spec = REGISTRY.get(task_type)
+    if spec is None or not isinstance(params, dict):
+        return params
+
+    return spec.redact(params)
+
+
 def live_task_view(record: TaskRecord, base: str) -> dict[str, Any]:
     """A task as Redis holds it while it lives."""
     view: dict[str, Any] = {
@@ -46,7 +55,7 @@ def live_task_view(record: TaskRecord, base: str) -> dict[str, Any]:
         "priority": record.priority.value,
         "status": record.status.value,
         "user_id": record.user_id,
-        "params": record.params,
+        "params": _shown_params(record.task_type, record.params),
         "progress": {
             "current_step": record.step,
             "total_steps": record.total_steps,

@@ -48,6 +48,7 @@ class _BulkState(BaseModel):
 
 @operation(
     "certificate.bulk_issue",
+    secret_params=frozenset({"key_passphrase"}),
     params=BulkIssueParams,
     description="Issue one certificate with a fresh key per subject; resumable.",
     time_limit_seconds=7200,

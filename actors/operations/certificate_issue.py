@@ -61,6 +61,7 @@ class IssueParams(BaseModel):
 
 @operation(
     "certificate.issue",
+    secret_params=frozenset({"key_passphrase"}),
     params=IssueParams,
     description="Issue one certificate from the service CA, for a new key or a CSR.",
     time_limit_seconds=120,

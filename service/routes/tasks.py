@@ -72,7 +72,7 @@ def _backing(name: str) -> Iterator[None]:
         yield
     except (
         OSError,
-        asyncpg.PostgresConnectionStatusError,
+        asyncpg.PostgresConnectionError,
         redis.exceptions.ConnectionError,
         redis.exceptions.TimeoutError,
         asyncpg.InterfaceError,
@@ -120,7 +120,7 @@ def _check_limits(request_: SubmitRequest, svc: Services) -> None:
         errors.append(
             {
                 "loc": ["result_ttl"],
-                "msg": f"must be between 60 and {settings.max_result_ttl_seconds} seconds",
+                "msg": f"must be 60 to {settings.max_result_ttl_seconds} seconds",
             }
         )
     if request_.webhook is not None:
@@ -184,7 +184,7 @@ async def submit_task(request: Request) -> Response:
 
     estimate = estimate_seconds(spec, size, submit.priority, await _snapshot(svc))
     task = _new_task(svc, submit, spec, owner, task_id, estimate, request)
-    await _record(svc, task, submit, idempotency_key)
+    await _record(svc, task, spec.redact(submit.params), idempotency_key)
     await _enqueue(svc, task)
     metrics.TASKS_SUBMITTED.labels(spec.task_type, submit.priority.value).inc()
     log.info(
@@ -247,14 +247,14 @@ def _new_task(
 
 
 async def _record(
-    svc: Services, task: NewTask, submit: SubmitRequest, key: str | None
+    svc: Services, task: NewTask, params: dict[str, Any], key: str | None
 ) -> None:
     row = TaskRow(
         task_id=task.task_id,
         user_id=task.user_id,
         task_type=task.task_type,
         priority=task.priority.value,
-        params=submit.params,
+        params=params,
         max_attempts=task.max_attempts,
         result_ttl_seconds=task.result_ttl_seconds,
         idempotency_key=key,
@@ -282,7 +282,7 @@ async def _enqueue(svc: Services, task: NewTask) -> None:
 
 def _accepted(request: Request, task: NewTask) -> Response:
     base = base_url(request)
-    view = {
+    view: dict[str, Any] = {
         "task_id": task.task_id,
         "status": "pending",
         "task_type": task.task_type,
@@ -366,9 +366,9 @@ async def get_task(request: Request) -> Response:
     task_id = _task_id(request)
     wait = _wait_seconds(request, svc.settings.max_wait_seconds)
     view = await _load_view(request, svc, owner, task_id)
-    if wait > 0 and view["status"] not in TERMINAL:
-        if await _wait_for_change(svc, task_id, wait):
-            view = await _load_view(request, svc, owner, task_id)
+    changed = wait > 0 and view["status"] not in TERMINAL
+    if changed and await _wait_for_change(svc, task_id, wait):
+        view = await _load_view(request, svc, owner, task_id)
 
     return _json(view)
 
@@ -533,7 +533,7 @@ async def list_tasks(request: Request) -> Response:
         limit=query.limit,
     )
     with _backing("PostgreSQL"):
-        rows = await svc.history.list(filters)
+        rows = await svc.history.page(filters)
     next_cursor = _encode_cursor(rows[-1]) if len(rows) == query.limit else None
 
     return _json({"items": [summary_view(r) for r in rows], "next_cursor": next_cursor})

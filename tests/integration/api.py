@@ -18,8 +18,9 @@ class Api:
             base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
         )
 
-    def submit(self, task_type: str, params: dict[str, Any] | None = None,
-               **fields: Any) -> str:
+    def submit(
+        self, task_type: str, params: dict[str, Any] | None = None, **fields: Any
+    ) -> str:
         """Submit and return the task id (asserting 202)."""
         response = self.client.post(
             "/tasks", json={"task_type": task_type, "params": params or {}, **fields}
@@ -35,7 +36,9 @@ class Api:
         body: dict[str, Any] = response.json()
         return body
 
-    def wait_until(self, task_id: str, statuses: set[str], timeout: float = 60) -> dict[str, Any]:
+    def wait_until(
+        self, task_id: str, statuses: set[str], timeout: float = 60
+    ) -> dict[str, Any]:
         """Poll until the task's status is one of `statuses`."""
         deadline = time.monotonic() + timeout
         while True:
@@ -43,7 +46,9 @@ class Api:
             if body["status"] in statuses:
                 return body
             if time.monotonic() > deadline:
-                raise AssertionError(f"task {task_id} still {body['status']} after {timeout} s")
+                raise AssertionError(
+                    f"task {task_id} still {body['status']} after {timeout} s"
+                )
             time.sleep(0.05)
 
     def wait_done(self, task_id: str, timeout: float = 60) -> dict[str, Any]:
@@ -57,7 +62,9 @@ class Api:
         events: list[dict[str, Any]] = response.json()["events"]
         return events
 
-    def events_until(self, task_id: str, kind: str, timeout: float = 15) -> list[dict[str, Any]]:
+    def events_until(
+        self, task_id: str, kind: str, timeout: float = 15
+    ) -> list[dict[str, Any]]:
         """The audit trail once it holds an event of `kind` (it lands in batches)."""
         deadline = time.monotonic() + timeout
         while True:

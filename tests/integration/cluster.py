@@ -67,12 +67,15 @@ class Cluster:
         self.base_url = ""
 
     def _spawn(self, name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = open(self.log_dir / f"{self.namespace}-{name}-{len(self.processes)}.log", "ab")
-        process = subprocess.Popen(
-            [*CERTQ, name], env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
+        path = self.log_dir / f"{self.namespace}-{name}-{len(self.processes)}.log"
+        with path.open("ab") as log:
+            process = subprocess.Popen(
+                [*CERTQ, name],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.processes.append(process)
         return process
 
@@ -91,7 +94,9 @@ class Cluster:
             time.sleep(0.1)
         raise RuntimeError(f"web did not become ready; see {self.log_dir}")
 
-    def start_worker(self, threads: int = 2, **settings: str) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, threads: int = 2, **settings: str
+    ) -> subprocess.Popen[bytes]:
         """Start one worker process and wait until it beats."""
         env = {**self.env, **settings, "CERTQ_WORKER_THREADS": str(threads)}
         before = self.live_worker_count()
@@ -123,7 +128,9 @@ class Cluster:
 
     def create_key(self, user_id: str, *, admin: bool = False) -> str:
         """A new API key, made with the real CLI."""
-        args = [*CERTQ, "keys", "create", "--user", user_id] + (["--admin"] if admin else [])
+        args = [*CERTQ, "keys", "create", "--user", user_id] + (
+            ["--admin"] if admin else []
+        )
         out = subprocess.run(args, env=self.env, check=True, capture_output=True)
         return out.stdout.decode().strip().splitlines()[-1]
 

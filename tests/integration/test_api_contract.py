@@ -35,7 +35,10 @@ def test_task_moves_through_pending_running_completed_with_progress(api: Api) ->
 
     assert running["started_at"] is not None
     assert set(running["progress"]) == {
-        "current_step", "total_steps", "percent_complete", "messages"
+        "current_step",
+        "total_steps",
+        "percent_complete",
+        "messages",
     }
     assert done["status"] == "completed"
     assert done["attempts"] == 1
@@ -74,7 +77,9 @@ def test_missing_or_bad_key_gets_401(cluster: Cluster) -> None:
         assert response.json()["status"] == 401
 
 
-def test_another_users_task_is_404_but_admin_sees_it(api: Api, cluster: Cluster) -> None:
+def test_another_users_task_is_404_but_admin_sees_it(
+    api: Api, cluster: Cluster
+) -> None:
     """Users see only their own tasks; an admin key sees every task."""
     task_id = api.submit("diagnostic.noop")
     bob = Api(cluster.base_url, cluster.create_key("bob"))
@@ -98,8 +103,12 @@ def test_unknown_and_malformed_task_ids_are_404(api: Api) -> None:
     assert malformed.status_code == 404
 
 
-def _post_raw(api: Api, body: bytes, content_type: str = "application/json") -> httpx.Response:
-    return api.client.post("/tasks", content=body, headers={"Content-Type": content_type})
+def _post_raw(
+    api: Api, body: bytes, content_type: str = "application/json"
+) -> httpx.Response:
+    return api.client.post(
+        "/tasks", content=body, headers={"Content-Type": content_type}
+    )
 
 
 def test_malformed_json_is_400_and_wrong_content_type_is_415(api: Api) -> None:
@@ -150,7 +159,11 @@ def test_unknown_type_and_wrong_params_are_422_naming_the_field(api: Api) -> Non
 def test_oversized_body_is_413_and_records_nothing(api: Api) -> None:
     """A body past the limit is refused before it is parsed."""
     before = api.client.get("/tasks", params={"limit": 500}).json()["items"]
-    huge = b'{"task_type": "diagnostic.echo", "params": {"data": "' + b"x" * (9 * 2**20) + b'"}}'
+    huge = (
+        b'{"task_type": "diagnostic.echo", "params": {"data": "'
+        + b"x" * (9 * 2**20)
+        + b'"}}'
+    )
 
     response = _post_raw(api, huge)
     after = api.client.get("/tasks", params={"limit": 500}).json()["items"]
@@ -237,7 +250,11 @@ def test_history_filters_and_pages_with_a_cursor(api: Api) -> None:
     ).json()
     second = api.client.get(
         "/tasks",
-        params={"task_type": "diagnostic.echo", "limit": 3, "cursor": first["next_cursor"]},
+        params={
+            "task_type": "diagnostic.echo",
+            "limit": 3,
+            "cursor": first["next_cursor"],
+        },
     ).json()
 
     listed = [i["task_id"] for i in first["items"] + second["items"]]

@@ -18,7 +18,9 @@ VALID_TEXTS = {
 
 
 def _post_raw(api: Api, raw: bytes, content_type: str = "application/json") -> int:
-    response = api.client.post("/tasks", content=raw, headers={"Content-Type": content_type})
+    response = api.client.post(
+        "/tasks", content=raw, headers={"Content-Type": content_type}
+    )
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == response.status_code
     return response.status_code

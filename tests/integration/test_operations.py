@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import certifi
 import httpx
+import psycopg
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.integration.api import Api
@@ -67,7 +69,7 @@ def test_bulk_issue_returns_one_certificate_per_subject(api: Api) -> None:
     assert result["count"] == 12
     serials = [c["serial"] for c in result["certificates"]]
     assert len(set(serials)) == 12
-    assert [c["subject"] for c in result["certificates"]][0].endswith("h0.bulk.test")
+    assert result["certificates"][0]["subject"].endswith("h0.bulk.test")
 
 
 def test_audit_of_the_mozilla_bundle_reports_every_certificate(api: Api) -> None:
@@ -88,11 +90,11 @@ def test_audit_reports_a_malformed_entry_as_a_finding(api: Api) -> None:
     with open(certifi.where()) as bundle:
         first = bundle.read().split("-----END CERTIFICATE-----")[0]
     good = first[first.index("-----BEGIN") :] + "-----END CERTIFICATE-----\n"
-    broken = "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n"
-
-    task = api.wait_done(
-        api.submit("certificate.audit", {"pem_bundle": good + broken})
+    broken = (
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n"
     )
+
+    task = api.wait_done(api.submit("certificate.audit", {"pem_bundle": good + broken}))
 
     entries = task["result"]["certificates"]
     assert task["status"] == "completed"
@@ -110,12 +112,23 @@ def test_verify_chain_accepts_an_issued_leaf_and_refuses_a_wrong_hostname(
     leaf = issued["result"]["certificate_pem"]
     roots = httpx.get(cluster.base_url + "/ca.pem").text
 
-    good = api.wait_done(api.submit("certificate.verify_chain", {
-        "leaf_pem": leaf, "trust_roots": roots, "hostname": "chain.example.test"}))
-    wrong = api.wait_done(api.submit("certificate.verify_chain", {
-        "leaf_pem": leaf, "trust_roots": roots, "hostname": "other.example.test"}))
-    untrusted = api.wait_done(api.submit("certificate.verify_chain", {
-        "leaf_pem": leaf, "trust_roots": "mozilla"}))
+    good = api.wait_done(
+        api.submit(
+            "certificate.verify_chain",
+            {"leaf_pem": leaf, "trust_roots": roots, "hostname": "chain.example.test"},
+        )
+    )
+    wrong = api.wait_done(
+        api.submit(
+            "certificate.verify_chain",
+            {"leaf_pem": leaf, "trust_roots": roots, "hostname": "other.example.test"},
+        )
+    )
+    untrusted = api.wait_done(
+        api.submit(
+            "certificate.verify_chain", {"leaf_pem": leaf, "trust_roots": "mozilla"}
+        )
+    )
 
     assert good["result"]["valid"] is True
     assert len(good["result"]["path"]) == 2
@@ -146,3 +159,27 @@ def test_echo_and_noop_complete(api: Api) -> None:
     assert echoed["result"] == data
     assert nothing["status"] == "completed"
     assert nothing["result"] is None
+
+
+def test_key_passphrase_is_never_stored_or_shown_but_encrypts_the_key(
+    api: Api, database_url: str
+) -> None:
+    """The generated key comes back encrypted; the passphrase is redacted."""
+    params = {"common_name": "secret.example.test", "key_passphrase": "correct horse"}
+
+    task = api.wait_done(api.submit("certificate.issue", params))
+
+    with psycopg.connect(database_url) as connection:
+        row = connection.execute(
+            "SELECT params FROM tasks WHERE task_id = %s", (task["task_id"],)
+        ).fetchone()
+    assert row is not None
+    assert row[0]["key_passphrase"] == {"redacted": True}
+    assert task["params"]["key_passphrase"] == {"redacted": True}
+    key = serialization.load_pem_private_key(
+        task["result"]["private_key_pem"].encode(), password=b"correct horse"
+    )
+    certificate = x509.load_pem_x509_certificate(
+        task["result"]["certificate_pem"].encode()
+    )
+    assert key.public_key() == certificate.public_key()

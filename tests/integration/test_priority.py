@@ -78,8 +78,9 @@ def test_free_slot_takes_high_then_normal_then_low(
 
     submitted = []
     for priority in ("low", "normal", "high", "low", "normal", "high"):
-        task_id = api.submit("diagnostic.sleep", {"seconds": 0.2, "steps": 1},
-                             priority=priority)
+        task_id = api.submit(
+            "diagnostic.sleep", {"seconds": 0.2, "steps": 1}, priority=priority
+        )
         submitted.append((priority, task_id))
     done = {t: api.wait_done(t, timeout=60) for _, t in submitted}
 

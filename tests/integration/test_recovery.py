@@ -98,7 +98,9 @@ def test_task_leaves_running_when_every_worker_is_dead(bare: Cluster) -> None:
 def test_task_that_kills_its_worker_every_time_ends_failed(bare: Cluster) -> None:
     """Each lost run counts as an attempt; when they are spent the task fails."""
     api = Api(bare.base_url, bare.create_key("crash"))
-    task_id = api.submit("diagnostic.sleep", {"seconds": 60, "steps": 60}, max_retries=1)
+    task_id = api.submit(
+        "diagnostic.sleep", {"seconds": 60, "steps": 60}, max_retries=1
+    )
 
     for attempt in (1, 2):
         worker = bare.start_worker(threads=1)
@@ -115,7 +117,9 @@ def test_task_that_kills_its_worker_every_time_ends_failed(bare: Cluster) -> Non
     assert _kinds(api, task_id, "failed").count("worker_lost") == 2
 
 
-def test_sigterm_returns_running_work_to_pending_without_losing_it(bare: Cluster) -> None:
+def test_sigterm_returns_running_work_to_pending_without_losing_it(
+    bare: Cluster,
+) -> None:
     """A stopping worker checkpoints its task, which resumes elsewhere."""
     api = Api(bare.base_url, bare.create_key("term"))
     worker = bare.start_worker(threads=1)

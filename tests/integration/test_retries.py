@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -56,7 +57,9 @@ def test_retries_wait_and_the_wait_doubles(doubling_from_one_second: Cluster) ->
 
     Elsewhere retries with a long backoff fired back to back.
     """
-    api = Api(doubling_from_one_second.base_url, doubling_from_one_second.create_key("r"))
+    api = Api(
+        doubling_from_one_second.base_url, doubling_from_one_second.create_key("r")
+    )
     task_id = api.submit(
         "diagnostic.sleep", {"seconds": 0, "steps": 1, "fail_first": 3}, max_retries=5
     )
@@ -70,7 +73,7 @@ def test_retries_wait_and_the_wait_doubles(doubling_from_one_second: Cluster) ->
     assert done["attempts"] == 4
     assert done["max_attempts"] == 6
     starts = _attempt_starts(api, task_id, "completed")
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(gaps) == 3
     for gap, expected in zip(gaps, (1, 2, 4), strict=True):
         assert expected * 0.75 <= gap <= expected * 1.25 + 1.0, gaps
@@ -83,7 +86,9 @@ def test_waiting_task_shows_attempts_and_when_the_next_is_due(
     doubling_from_one_second: Cluster,
 ) -> None:
     """Between attempts the status names the attempt count and a future time."""
-    api = Api(doubling_from_one_second.base_url, doubling_from_one_second.create_key("w"))
+    api = Api(
+        doubling_from_one_second.base_url, doubling_from_one_second.create_key("w")
+    )
     task_id = api.submit(
         "diagnostic.sleep", {"seconds": 0, "steps": 1, "fail_first": 1}, max_retries=2
     )
@@ -105,7 +110,9 @@ def test_always_failing_task_fails_after_exactly_max_retries_plus_one(
     doubling_from_one_second: Cluster,
 ) -> None:
     """Max retries 3: four attempts, then `failed`, and never tried again."""
-    api = Api(doubling_from_one_second.base_url, doubling_from_one_second.create_key("f"))
+    api = Api(
+        doubling_from_one_second.base_url, doubling_from_one_second.create_key("f")
+    )
     task_id = api.submit(
         "diagnostic.sleep",
         {"seconds": 0, "steps": 1, "fail_always": True, "error_message": "still down"},
@@ -147,10 +154,15 @@ def test_many_retries_never_overflow_the_backoff(tiny_backoff: Cluster) -> None:
     assert failed["status"] == "failed"
     assert failed["attempts"] == limit + 1
     assert failed["error"]["message"] == "again"
-    retries = [e for e in api.events_until(task_id, "failed") if e["kind"] == "retry_scheduled"]
+    retries = [
+        e for e in api.events_until(task_id, "failed") if e["kind"] == "retry_scheduled"
+    ]
     assert len(retries) == limit
     assert all(1 <= r["detail"]["delay_ms"] <= 50 for r in retries)
-    logs = "".join(p.read_text() for p in tiny_backoff.log_dir.glob(f"{tiny_backoff.namespace}-worker-*"))
+    logs = "".join(
+        p.read_text()
+        for p in tiny_backoff.log_dir.glob(f"{tiny_backoff.namespace}-worker-*")
+    )
     assert "Traceback" not in logs
 
 
