@@ -72,6 +72,19 @@ class TaskLifecycle(dramatiq.Middleware):
         self._runtime.stop_heartbeat()
         log.info("worker.stopped", worker_id=self._runtime.worker_id)
 
+    def before_enqueue(
+        self, broker: dramatiq.Broker, message: dramatiq.Message[Any], delay: Any
+    ) -> None:
+        """Follow a delayed runner message that dramatiq moves to its queue."""
+        priority = _PRIORITY_OF_ACTOR.get(message.actor_name)
+        if priority is None or delay is not None:
+            return
+
+        task_id, dispatch, _ = message.args
+        self._runtime.store.moved(
+            task_id, dispatch, message.options["redis_message_id"], priority
+        )
+
     # One message.
 
     def before_process_message(
@@ -326,6 +339,9 @@ class TaskLifecycle(dramatiq.Middleware):
                 detail={"worker": self._runtime.worker_id},
                 free_start=True,
                 count_preemption=why == "preempted",
+                # It already waited its turn once: it resumes before
+                # work of its priority that has not started yet.
+                front=True,
             )
         )
         log.info(f"task.{why}", duration_ms=duration_ms)

@@ -22,6 +22,7 @@ SCRIPT_NAMES = (
     "requeue",
     "cancel",
     "lost",
+    "moved",
 )
 
 

@@ -217,32 +217,34 @@ class TaskStore:
         await self.submit(task)
 
     async def orphaned_pending(self, older_than_ms: int) -> list[TaskRecord]:
-        """Pending tasks whose message no longer exists in any queue."""
+        """Pending tasks, waiting longer than `older_than_ms`, whose message is
+        in no queue (checked in three pipelined round trips)."""
         k = self._keys
-        orphans = []
+        pipe = self._client.pipeline(transaction=False)
         for priority in Priority:
-            ids = await self._client.zrangebyscore(
-                k.waiting(priority), "-inf", now_ms() - older_than_ms
+            pipe.zrangebyscore(
+                k.waiting(priority), "-inf", now_ms() - older_than_ms, start=0, num=1000
             )
-            for raw_id in ids:
-                record, alive = await self._message_alive(_text(raw_id))
-                if record is not None and not alive:
-                    orphans.append(record)
-        return orphans
+        task_ids = [_text(i) for found in await pipe.execute() for i in found]
+        if not task_ids:
+            return []
 
-    async def _message_alive(self, task_id: str) -> tuple[TaskRecord | None, bool]:
-        record = await self.read(task_id)
-        if record is None or record.status != "pending":
-            return None, True
+        for task_id in task_ids:
+            pipe.hmget(k.task(task_id), ["status", "message_queue", "message_id"])
+        pointers = await pipe.execute()
+        for status, queue, message_id in pointers:
+            pipe.hexists(_text(queue or b"") + ".msgs", _text(message_id or b""))
+        alive = await pipe.execute()
 
-        raw = await self._client.hmget(
-            self._keys.task(task_id), ["message_queue", "message_id"]
-        )
-        if not raw[0] or not raw[1]:
-            return record, False
-
-        found = await self._client.hexists(_text(raw[0]) + ".msgs", _text(raw[1]))
-        return record, bool(found)
+        orphans = [
+            task_id
+            for task_id, (status, _, _), found in zip(
+                task_ids, pointers, alive, strict=True
+            )
+            if status == b"pending" and not found
+        ]
+        records = [await self.read(task_id) for task_id in orphans]
+        return [r for r in records if r is not None]
 
     async def aged_low(self, older_than_ms: int) -> list[str]:
         """Low-priority task ids that have waited longer than the ageing limit."""

@@ -174,6 +174,15 @@ class WorkerStore:
         reply = self._scripts[name](keys=keys, args=args)
         return _text(reply[0]) == "requeued"
 
+    def moved(
+        self, task_id: str, dispatch: str, message_id: str, priority: Priority
+    ) -> None:
+        """Record the new id of a delayed message that became due."""
+        self._scripts["moved"](
+            keys=[self._keys.task(task_id)],
+            args=[dispatch, message_id, self._keys.queue(priority)],
+        )
+
     def heartbeat(
         self,
         worker_id: str,

@@ -19,10 +19,15 @@ if status == 'running' then
   if attempts >= max_attempts then
     append_error(t, ARGV[7])
     redis.call('HSET', t, 'status', 'failed', 'finished_at', now, 'version', now)
+    redis.call('EXPIRE', t, redis.call('HGET', t, 'result_ttl'))
     emit(t, KEYS[2], 'worker_lost', 'failed', now, {worker = f[3]})
     emit(t, KEYS[2], 'failed', 'failed', now, cjson.decode(ARGV[7]))
     return {'failed'}
   end
+  -- The run on the dead worker is over: the task is pending again, whatever
+  -- this message decides next.
+  redis.call('HSET', t, 'status', 'pending', 'worker', '', 'version', now)
+  redis.call('ZADD', KEYS[5], now, id)
   emit(t, KEYS[2], 'worker_lost', 'pending', now, {worker = f[3]})
   status = 'pending'
 end
