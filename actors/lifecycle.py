@@ -25,7 +25,7 @@ from certq.backoff import retry_delay_ms
 from certq.clock import now_ms
 from certq.messages import runner_actor_name
 from certq.result_codec import encode_result
-from certq.script_calls import Requeue
+from certq.script_calls import Requeue, worker_lost_error
 from certq.states import Priority
 from certq.task_record import TaskRecord
 from certq.text import clean_text
@@ -38,15 +38,6 @@ _PRIORITY_OF_ACTOR = {runner_actor_name(p): p for p in Priority}
 CAPPED_RETRY_MS = 500
 #: How long a slot offered lower work waits for runnable higher work to arrive.
 GIVE_WAY_PAUSE_SECONDS = 0.1
-
-
-def _lost_error() -> dict[str, Any]:
-    return {
-        "type": "WorkerLost",
-        "message": "the worker running this task stopped without finishing it",
-        "retryable": True,
-        "at": now_ms(),
-    }
 
 
 class TaskLifecycle(dramatiq.Middleware):
@@ -112,7 +103,7 @@ class TaskLifecycle(dramatiq.Middleware):
             priority=priority,
             cap=self._runtime.settings.type_concurrency.get(task_type, 0),
             slot_expiry_ms=int(self._runtime.settings.worker_lost_after_seconds * 1000),
-            lost_error=_lost_error(),
+            lost_error=worker_lost_error(),
         )
         if outcome.verdict == "capped":
             self._defer_capped(task_id, dispatch, spec, priority)
@@ -156,17 +147,8 @@ class TaskLifecycle(dramatiq.Middleware):
     def _defer_capped(
         self, task_id: str, dispatch: str, spec: OperationSpec, priority: Priority
     ) -> None:
-        self._runtime.store.requeue(
-            Requeue(
-                task_id=task_id,
-                task_type=spec.task_type,
-                priority=priority,
-                dispatch=dispatch,
-                time_limit_ms=int(spec.time_limit_seconds * 1000),
-                expected_status="pending",
-                eta_ms=now_ms() + CAPPED_RETRY_MS,
-                free_start=False,
-            )
+        self._put_back(
+            task_id, dispatch, spec, priority, eta_ms=now_ms() + CAPPED_RETRY_MS
         )
         log.debug("task.deferred_at_cap")
 
@@ -178,6 +160,21 @@ class TaskLifecycle(dramatiq.Middleware):
         # consumer of the higher queue can fetch it, then put this message
         # back at the front of its queue, keeping its place.
         time.sleep(GIVE_WAY_PAUSE_SECONDS)
+        self._put_back(task_id, dispatch, spec, priority, front=True, keep_waited=True)
+        log.debug("task.gave_way")
+
+    def _put_back(
+        self,
+        task_id: str,
+        dispatch: str,
+        spec: OperationSpec,
+        priority: Priority,
+        *,
+        eta_ms: int | None = None,
+        front: bool = False,
+        keep_waited: bool = False,
+    ) -> None:
+        """Return a pending task's message to its queue, unstarted."""
         self._runtime.store.requeue(
             Requeue(
                 task_id=task_id,
@@ -186,11 +183,11 @@ class TaskLifecycle(dramatiq.Middleware):
                 dispatch=dispatch,
                 time_limit_ms=int(spec.time_limit_seconds * 1000),
                 expected_status="pending",
-                front=True,
-                keep_waited=True,
+                eta_ms=eta_ms,
+                front=front,
+                keep_waited=keep_waited,
             )
         )
-        log.debug("task.gave_way")
 
     def after_skip_message(
         self, broker: dramatiq.Broker, message: dramatiq.MessageProxy

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import signal
 import uuid
-from typing import Any
 
 import asyncpg
 import orjson
@@ -26,7 +25,7 @@ from actors.operation import REGISTRY
 from certq.clock import datetime_to_ms, ms_to_datetime, now_ms
 from certq.database import create_pool
 from certq.redis_keys import RedisKeys
-from certq.script_calls import NewTask, Requeue
+from certq.script_calls import NewTask, Requeue, worker_lost_error
 from certq.settings import Settings
 from certq.states import Priority
 from certq.task_record import TaskRecord
@@ -37,15 +36,6 @@ log = structlog.get_logger(__name__)
 
 #: The reconciling sweeps (orphans, PostgreSQL vs Redis) run every N ticks.
 RECONCILE_EVERY_TICKS = 10
-
-
-def _lost_error() -> dict[str, Any]:
-    return {
-        "type": "WorkerLost",
-        "message": "the worker running this task stopped without finishing it",
-        "retryable": True,
-        "at": now_ms(),
-    }
 
 
 class Scheduler:
@@ -103,7 +93,7 @@ class Scheduler:
                 continue
             priority = await self._store.priority_of(task_id) or Priority.NORMAL
             verdict = await self._store.mark_lost(
-                task_id, worker_id, priority, _lost_error()
+                task_id, worker_id, priority, worker_lost_error()
             )
             log.warning(
                 "task.worker_lost",

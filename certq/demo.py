@@ -80,12 +80,13 @@ class ChildProcesses:
 
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     group: int | None = None
+    log_dir: Path = RUN_DIR
 
     def start(self, name: str, env: dict[str, str]) -> None:
-        """Start `certq <name>` with its output in `.run/demo/<name>.log`."""
+        """Start `certq <name>` with its output in `<log_dir>/<name>.log`."""
         # The first child leads a new group; the others join it, so one
         # signal reaches them all and none gets the terminal's Ctrl-C.
-        with open(RUN_DIR / f"{name}.log", "wb") as log_file:
+        with open(self.log_dir / f"{name}.log", "wb") as log_file:
             child = subprocess.Popen(
                 [sys.executable, "-m", "certq.cli", name],
                 env=env,
@@ -105,7 +106,7 @@ class ChildProcesses:
             if code is not None:
                 raise DemoFailed(
                     f"certq {name} exited with code {code}; "
-                    f"see {RUN_DIR / f'{name}.log'}"
+                    f"see {self.log_dir / f'{name}.log'}"
                 )
 
     def stop(self) -> None:

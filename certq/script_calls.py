@@ -11,11 +11,22 @@ from typing import Any
 
 import orjson
 
+from certq.clock import now_ms
 from certq.messages import build_message
 from certq.redis_keys import RedisKeys
 from certq.states import Priority
 
 ScriptCall = tuple[str, list[str], list[Any]]
+
+
+def worker_lost_error() -> dict[str, Any]:
+    """The error recorded for an attempt whose worker died under it."""
+    return {
+        "type": "WorkerLost",
+        "message": "the worker running this task stopped without finishing it",
+        "retryable": True,
+        "at": now_ms(),
+    }
 
 
 @dataclass(frozen=True)

@@ -232,7 +232,7 @@ class TaskStore:
         for task_id in task_ids:
             pipe.hmget(k.task(task_id), ["status", "message_queue", "message_id"])
         pointers = await pipe.execute()
-        for status, queue, message_id in pointers:
+        for _, queue, message_id in pointers:
             pipe.hexists(_text(queue or b"") + ".msgs", _text(message_id or b""))
         alive = await pipe.execute()
 

@@ -12,7 +12,7 @@ import datetime as dt
 import itertools
 import re
 from collections import Counter
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, get_args
 
 import certifi
 from cryptography import x509
@@ -44,15 +44,7 @@ Finding = Literal[
     "not_a_ca",
     "parse_error",
 ]
-FINDING_KINDS: tuple[Finding, ...] = (
-    "expired",
-    "expiring_soon",
-    "not_yet_valid",
-    "weak_key",
-    "weak_signature",
-    "not_a_ca",
-    "parse_error",
-)
+FINDING_KINDS: tuple[Finding, ...] = get_args(Finding)
 MIN_CERTIFICATES_PER_CHECKPOINT = 20
 
 _BEGIN = "-----BEGIN CERTIFICATE-----"

@@ -1,53 +1,18 @@
-"""Real PostgreSQL and Redis for the integration tests, isolated per run.
+"""Clusters of real processes for the integration tests.
 
-The session gets its own database (created on the server at DATABASE_URL and
-dropped at the end); every cluster gets its own Redis key namespace.
+Every cluster gets its own Redis key namespace, over the session's database
+(see tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from certq.migrate import apply_migrations
 from tests.integration.api import Api
 from tests.integration.cluster import Cluster, running_cluster
-
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/certq"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _with_database(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """The Redis server set-up made reachable (tests use their own namespaces)."""
-    return os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
-
-
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """A fresh, migrated database for this test session, dropped afterwards."""
-    server_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
-    name = "certq_test_" + uuid.uuid4().hex[:10]
-    admin_url = _with_database(server_url, "postgres")
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(server_url, name)
-    apply_migrations(url)
-    try:
-        yield url
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from pydantic import ValidationError
 
 from actors.operations.certificate_verify import VerifyParams, verify_chain
-from certq.ca import CertificateAuthority, create_ca, issue_certificate
+from certq.ca import (
+    CertificateAuthority,
+    ca_key_usage,
+    create_ca,
+    issue_certificate,
+)
 from certq.errors import PermanentError
 from tests.unit.operations.fake_context import FakeContext, shared_ca
 
@@ -59,17 +64,7 @@ def _intermediate(root: CertificateAuthority) -> CertificateAuthority:
     root_ski = root.certificate.extensions.get_extension_for_class(
         x509.SubjectKeyIdentifier
     ).value
-    usage = x509.KeyUsage(
-        digital_signature=False,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
-        encipher_only=False,
-        decipher_only=False,
-    )
+    usage = ca_key_usage()
     certificate = (
         x509.CertificateBuilder()
         .subject_name(x509.Name.from_rfc4514_string("CN=intermediate"))

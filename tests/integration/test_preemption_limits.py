@@ -1,0 +1,123 @@
+"""Preemption's limits and resumption, and low work ageing toward normal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import certifi
+import pytest
+
+from tests.integration.api import Api
+from tests.integration.cluster import Cluster, running_cluster
+
+BUNDLE_COPIES = 8
+
+
+@pytest.fixture
+def preempt_once(redis_url: str, database_url: str, log_dir: Path) -> Iterator[Cluster]:
+    """One slot whose running work yields to high work at most once."""
+    with running_cluster(
+        redis_url,
+        database_url,
+        log_dir,
+        threads=1,
+        CERTQ_MAX_PREEMPTIONS="1",
+        CERTQ_PREEMPT_AFTER_SECONDS="0",
+    ) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def quick_ageing(redis_url: str, database_url: str, log_dir: Path) -> Iterator[Cluster]:
+    """One slot, no preemption, low work ageing after one second."""
+    with running_cluster(
+        redis_url,
+        database_url,
+        log_dir,
+        threads=1,
+        CERTQ_MAX_PREEMPTIONS="0",
+        CERTQ_LOW_AGING_SECONDS="1",
+    ) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def preempt_at_once(
+    redis_url: str, database_url: str, log_dir: Path
+) -> Iterator[Cluster]:
+    """One slot; waiting high work preempts at the next checkpoint."""
+    with running_cluster(
+        redis_url, database_url, log_dir, threads=1, CERTQ_PREEMPT_AFTER_SECONDS="0"
+    ) as cluster:
+        yield cluster
+
+
+@pytest.mark.slow
+def test_task_is_preempted_no_more_than_max_preemptions(preempt_once: Cluster) -> None:
+    """After its one allowed preemption a task keeps its slot until it ends;
+    the sleep resumes its remaining steps instead of starting over."""
+    api = Api(preempt_once.base_url, preempt_once.create_key("limit"))
+    normal = api.submit("diagnostic.sleep", {"seconds": 4, "steps": 40})
+    api.wait_until(normal, {"running"})
+
+    first_high = api.submit("diagnostic.sleep", {"seconds": 0.3}, priority="high")
+    assert api.wait_done(first_high, timeout=30)["status"] == "completed"
+    api.wait_until(normal, {"running"})
+    second_high = api.submit("diagnostic.noop", priority="high")
+    second = api.wait_done(second_high, timeout=30)
+    done = api.wait_done(normal, timeout=60)
+
+    assert done["status"] == "completed"
+    assert done["preemptions"] == 1
+    assert second["started_at"] >= done["finished_at"]
+    assert 0 < done["result"]["resumed_at"] < 40
+    kinds = [e["kind"] for e in api.events_until(normal, "completed")]
+    assert kinds.count("preempted") == 1
+
+
+@pytest.mark.slow
+def test_preempted_audit_resumes_and_reports_each_certificate_once(
+    preempt_at_once: Cluster,
+) -> None:
+    """An audit preempted midway resumes from its checkpoint: every entry of
+    the bundle appears exactly once, in order."""
+    api = Api(preempt_at_once.base_url, preempt_at_once.create_key("audit"))
+    bundle = Path(certifi.where()).read_text() * BUNDLE_COPIES
+    expected = bundle.count("-----BEGIN CERTIFICATE-----")
+    audit = api.submit("certificate.audit", {"pem_bundle": bundle})
+    api.wait_until(audit, {"running"})
+
+    high = api.submit("diagnostic.noop", priority="high")
+    assert api.wait_done(high, timeout=30)["status"] == "completed"
+    done = api.wait_done(audit, timeout=120)
+
+    assert done["status"] == "completed"
+    assert done["preemptions"] >= 1
+    result = api.client.get(f"/tasks/{audit}/result").json()
+    indexes = [entry["index"] for entry in result["certificates"]]
+    assert indexes == list(range(len(indexes)))
+    assert len(indexes) == expected
+    assert result["totals"]["certificates"] == expected
+
+
+@pytest.mark.slow
+def test_low_task_waiting_past_the_ageing_limit_goes_before_newer_normal(
+    quick_ageing: Cluster,
+) -> None:
+    """Low work that waited past the limit moves to the normal queue, ahead
+    of normal work submitted after it: it cannot starve."""
+    api = Api(quick_ageing.base_url, quick_ageing.create_key("ageing"))
+    blocker = api.submit("diagnostic.sleep", {"seconds": 4, "steps": 4})
+    api.wait_until(blocker, {"running"})
+    low = api.submit("diagnostic.noop", priority="low")
+    kinds = [e["kind"] for e in api.events_until(low, "aged", timeout=10)]
+    assert "aged" in kinds
+
+    normal = api.submit("diagnostic.noop")
+    low_done = api.wait_done(low, timeout=30)
+    normal_done = api.wait_done(normal, timeout=30)
+
+    assert low_done["status"] == normal_done["status"] == "completed"
+    assert api.task(blocker)["status"] == "completed"
+    assert low_done["started_at"] < normal_done["started_at"]
