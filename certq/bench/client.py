@@ -52,9 +52,7 @@ class BenchClient:
         self._session = session
         self._check_alive = check_alive
 
-    async def submit(
-        self, task_type: str, params: dict[str, Any]
-    ) -> tuple[str, float]:
+    async def submit(self, task_type: str, params: dict[str, Any]) -> tuple[str, float]:
         """POST /tasks; the new task's id and the call's duration in seconds."""
         body = {"task_type": task_type, "params": params}
         started = time.perf_counter()

@@ -72,7 +72,9 @@ class BenchCluster:
         log_dir = self.log_dir / f"worker-{threads}-threads"
         log_dir.mkdir(parents=True, exist_ok=True)
         self._worker = ChildProcesses(log_dir=log_dir)
-        self._worker.start("worker", {**self._env, "CERTQ_WORKER_THREADS": str(threads)})
+        self._worker.start(
+            "worker", {**self._env, "CERTQ_WORKER_THREADS": str(threads)}
+        )
         log.info("bench.worker_started", threads=threads)
 
     def stop_worker(self) -> None:

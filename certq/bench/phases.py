@@ -35,9 +35,11 @@ def _timeout_seconds(tasks: int) -> float:
     return 60.0 + tasks * 0.05
 
 
-def _submitter(
+def submitter(
     client: BenchClient, task_ids: list[str]
 ) -> Callable[[], Awaitable[float]]:
+    """A call that submits one noop, keeps its id and returns its duration."""
+
     async def call() -> float:
         task_id, seconds = await client.submit(NOOP, {})
         task_ids.append(task_id)
@@ -54,8 +56,8 @@ async def submit_latency(
     task_ids: list[str],
 ) -> Latency:
     """POST /tasks of diagnostic.noop by `clients` at once; ids to `task_ids`."""
-    submitter = _submitter(client, task_ids)
-    figures = latency(what, await closed_loop(clients, calls_per_client, submitter), clients)
+    call = submitter(client, task_ids)
+    figures = latency(what, await closed_loop(clients, calls_per_client, call), clients)
     log.info(
         "bench.measured",
         figure=what,
@@ -97,7 +99,7 @@ async def queue_backlog(client: BenchClient, plan: Plan) -> list[str]:
     """Queue as many noops as the API phase did, for the next worker to drain."""
     task_ids: list[str] = []
     per_client = plan.backlog_tasks // plan.clients
-    await closed_loop(plan.clients, per_client, _submitter(client, task_ids))
+    await closed_loop(plan.clients, per_client, submitter(client, task_ids))
 
     return task_ids
 

@@ -118,7 +118,9 @@ def throughput(
     window_seconds = max(window_ms, 1.0) / 1000
     p50 = p95 = None
     if not queued_first:
-        p50, p95, _ = percentiles([f - c for f, c in zip(finished, created, strict=True)])
+        p50, p95, _ = percentiles(
+            [f - c for f, c in zip(finished, created, strict=True)]
+        )
 
     return Throughput(
         what=what,

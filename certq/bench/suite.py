@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from certq.bench import phases
 from certq.bench.client import BenchClient, closed_loop
@@ -59,11 +60,15 @@ async def _api_alone(client: BenchClient, plan: Plan, figures: Figures) -> list[
     Every task submitted here stays queued; the first worker drains them.
     """
     backlog: list[str] = []
-    warm_up = phases._submitter(client, backlog)
+    warm_up = phases.submitter(client, backlog)
     await closed_loop(plan.clients, _WARM_UP_CALLS, warm_up)
 
     figures.latency["submit_sequential"] = await phases.submit_latency(
-        client, "POST /tasks, one client, no worker", 1, plan.sequential_submits, backlog
+        client,
+        "POST /tasks, one client, no worker",
+        1,
+        plan.sequential_submits,
+        backlog,
     )
     figures.latency["submit_concurrent"] = await phases.submit_latency(
         client, "POST /tasks, no worker", plan.clients, plan.submits_per_client, backlog
@@ -110,15 +115,21 @@ async def _operations(client: BenchClient, plan: Plan, figures: Figures) -> None
     )
 
     # Alternated, so that a slow moment of the machine hits both key types.
-    rsa: list[dict[str, object]] = []
-    ec: list[dict[str, object]] = []
+    rsa: list[dict[str, Any]] = []
+    ec: list[dict[str, Any]] = []
     for _ in range(plan.issue_repeats):
-        rsa += await phases.runs_of(client, ISSUE, {**_SUBJECT, "key_type": "rsa2048"}, 1)
-        ec += await phases.runs_of(client, ISSUE, {**_SUBJECT, "key_type": "ec-p256"}, 1)
+        rsa += await phases.runs_of(
+            client, ISSUE, {**_SUBJECT, "key_type": "rsa2048"}, 1
+        )
+        ec += await phases.runs_of(
+            client, ISSUE, {**_SUBJECT, "key_type": "ec-p256"}, 1
+        )
     ops["issue_rsa2048"] = durations(f"{ISSUE} rsa2048", rsa)
     ops["issue_ec_p256"] = durations(f"{ISSUE} ec-p256", ec)
 
-    audits = await phases.runs_of(client, AUDIT, {"source": "mozilla"}, plan.audit_repeats)
+    audits = await phases.runs_of(
+        client, AUDIT, {"source": "mozilla"}, plan.audit_repeats
+    )
     count = audits[0]["progress"]["total_steps"]
     ops["audit_mozilla"] = durations(
         f"{AUDIT} of the Mozilla bundle ({count} certificates)", audits

@@ -86,8 +86,12 @@ async def test_body_not_declared_as_json_is_refused_with_415(
 
 @pytest.mark.parametrize(
     "content_type",
-    ["application/json", "Application/JSON", "application/json; charset=utf-8"]
-    + ["application/merge-patch+json"],
+    [
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+    ],
 )
 async def test_json_media_types_with_parameters_or_suffix_are_read(
     content_type: str,
@@ -341,9 +345,7 @@ def test_find_unstorable_allows_max_depth_and_refuses_one_level_more() -> None:
     past_limit = find_unstorable(_nested_list(4), max_depth=3)
 
     assert at_limit == []
-    assert past_limit == [
-        {"loc": [0, 0, 0, 0], "msg": "nesting deeper than 3 levels"}
-    ]
+    assert past_limit == [{"loc": [0, 0, 0, 0], "msg": "nesting deeper than 3 levels"}]
 
 
 def test_find_unstorable_stops_at_the_limit_for_any_depth() -> None:

@@ -43,10 +43,12 @@ def test_only_completed_failed_and_cancelled_are_terminal(
 def test_statuses_compare_equal_to_their_stored_strings() -> None:
     """A status read back as text from Redis or PostgreSQL is the same status."""
 
-    parsed = TaskStatus("running")
+    stored: str = "running"
+
+    parsed = TaskStatus(stored)
 
     assert parsed is TaskStatus.RUNNING
-    assert TaskStatus.RUNNING == "running"
+    assert stored == TaskStatus.RUNNING
     assert {status.value for status in TaskStatus} == {
         "pending",
         "running",
@@ -76,7 +78,9 @@ def test_schema_accepts_exactly_the_statuses_and_priorities_of_the_code() -> Non
 def test_priorities_rank_high_before_normal_before_low() -> None:
     """A lower rank is served first: high 0, normal 1, low 2."""
 
-    ranks = [priority.rank for priority in (Priority.HIGH, Priority.NORMAL, Priority.LOW)]
+    ranks = [
+        priority.rank for priority in (Priority.HIGH, Priority.NORMAL, Priority.LOW)
+    ]
 
     assert ranks == [0, 1, 2]
     assert sorted(Priority, key=lambda p: p.rank) == [
