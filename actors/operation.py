@@ -63,7 +63,8 @@ class OperationSpec:
         PostgreSQL fails validation instead of running with a fake secret.
         """
         return {
-            k: (REDACTED if k in self.secret_params else v) for k, v in params.items()
+            k: (REDACTED if k in self.secret_params and v is not None else v)
+            for k, v in params.items()
         }
 
 

@@ -8,11 +8,13 @@ expected.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from typing import Literal
 
 from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 ENV_PREFIX = "CERTQ_"
 
@@ -25,12 +27,16 @@ class Settings(BaseSettings):
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0",
         validation_alias=AliasChoices("REDIS_URL", "CERTQ_REDIS_URL"),
+        repr=False,
     )
     database_url: str = Field(
         "postgresql://postgres@127.0.0.1:5432/certq",
         validation_alias=AliasChoices("DATABASE_URL", "CERTQ_DATABASE_URL"),
+        repr=False,
     )
-    port: int = Field(8000, ge=1, le=65535, validation_alias=AliasChoices("PORT"))
+    port: int = Field(
+        8000, ge=1, le=65535, validation_alias=AliasChoices("PORT", "CERTQ_PORT")
+    )
 
     #: Prefix of every Redis key certq and its queues use.
     redis_namespace: str = Field("certq", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
@@ -55,7 +61,9 @@ class Settings(BaseSettings):
 
     # Retries
     retry_backoff_base_ms: int = Field(1_000, ge=1)
-    retry_backoff_max_ms: int = Field(300_000, ge=1)
+    # A week at most: any longer and the next attempt's date could leave the
+    # range datetimes can hold.
+    retry_backoff_max_ms: int = Field(300_000, ge=1, le=7 * 86_400_000)
     retry_jitter_ratio: float = Field(0.2, ge=0, le=1)
     max_retries_limit: int = Field(25, ge=0, le=1000)
 
@@ -71,7 +79,7 @@ class Settings(BaseSettings):
     audit_batch_size: int = Field(500, ge=1, le=10_000)
 
     # The service CA
-    ca_key_passphrase: str = Field("certq-development-only", min_length=8)
+    ca_key_passphrase: str = Field("certq-development-only", min_length=8, repr=False)
     ca_common_name: str = "certq service CA"
 
     @model_validator(mode="after")
@@ -90,7 +98,12 @@ class SettingsError(SystemExit):
 
 def _unknown_keys() -> list[str]:
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
-    return sorted(k for k in os.environ if k.startswith(ENV_PREFIX) and k not in known)
+    # pydantic-settings matches names in any case, so this check does too.
+    return sorted(
+        k
+        for k in os.environ
+        if k.upper().startswith(ENV_PREFIX) and k.upper() not in known
+    )
 
 
 def _describe(error: ValidationError) -> str:
@@ -101,6 +114,18 @@ def _describe(error: ValidationError) -> str:
         lines.append(f"{key}={item.get('input')!r}: {item['msg']}")
 
     return "invalid configuration: " + "; ".join(lines)
+
+
+def _describe_source_error(error: SourceError) -> str:
+    # A mapping setting that is not JSON fails before validation, naming
+    # only the field.
+    found = re.search(r'field "(\w+)"', str(error))
+    if found is None:
+        return f"invalid configuration: {error}"
+
+    key = ENV_PREFIX + found.group(1).upper()
+    value = next((v for k, v in os.environ.items() if k.upper() == key), None)
+    return f"invalid configuration: {key}={value!r}: expected a JSON object"
 
 
 @lru_cache(maxsize=1)
@@ -114,3 +139,5 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
+    except SourceError as error:
+        raise SettingsError(_describe_source_error(error)) from None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
+# NUL, and surrogates standing alone (no valid str pairs them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
 
 def clean_text(value: str) -> str:
     """Replace NUL and lone surrogates, which PostgreSQL JSONB cannot hold."""
-    return (
-        value.replace("\x00", "\ufffd")
-        .encode("utf-8", errors="replace")
-        .decode("utf-8", errors="replace")
-    )
+    return _UNSTORABLE.sub("\ufffd", value)

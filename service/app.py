@@ -20,8 +20,7 @@ from service.routes import meta, tasks
 from service.services import Services
 
 ROUTES = [
-    Route("/tasks", tasks.submit_task, methods=["POST"]),
-    Route("/tasks", tasks.list_tasks, methods=["GET"]),
+    Route("/tasks", tasks.TaskCollection),
     Route("/tasks/{task_id}", tasks.get_task, methods=["GET"]),
     Route("/tasks/{task_id}/cancel", tasks.cancel_task, methods=["POST"]),
     Route("/tasks/{task_id}/result", tasks.get_result, methods=["GET"]),

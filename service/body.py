@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 import orjson
@@ -11,6 +13,7 @@ from starlette.requests import Request
 from certq.errors import (
     BodyTooLarge,
     InvalidRequest,
+    RequestError,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -37,16 +40,97 @@ async def _read_limited(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def _why_unparseable(raw: bytes, error: Exception) -> Exception:
-    # orjson refuses lone surrogates and deep nesting outright; the standard
-    # parser tells those apart from broken syntax so they get a 422.
+#: Integers JSON clients and PostgreSQL's JSONB both keep exactly.
+_INT_RANGE = range(-(2**63), 2**64)
+# Only a run of 19 or more digits can hold an integer past 64 bits.
+_LONG_DIGITS = re.compile(rb"\d{19}")
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class _Refused(Exception):
+    """Raised by the standard parser's hooks on a value JSON cannot carry."""
+
+    def __init__(self, error: RequestError) -> None:
+        self.error = error
+
+
+def _no_constant(name: str) -> Any:
+    raise _Refused(InvalidRequest(f"the body is not valid JSON: {name} is not JSON"))
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _Refused(ValidationFailed(f"the number {text[:40]} is out of range"))
+
+    return value
+
+
+def _int_in_range(text: str) -> int:
+    value = int(text)
+    if value not in _INT_RANGE:
+        raise _Refused(
+            ValidationFailed(
+                f"the integer {text[:40]} is outside the 64-bit range; "
+                "send it as a string"
+            )
+        )
+
+    return value
+
+
+def _strict_loads(text: str) -> Any:
+    """Python's parser, refusing what RFC 8259 or certq's stores cannot carry."""
     try:
-        json.loads(raw)
+        return json.loads(
+            text,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+            parse_int=_int_in_range,
+        )
+    except _Refused as refused:
+        raise refused.error from None
     except RecursionError:
-        return ValidationFailed("the JSON nests too deeply")
-    except ValueError:
-        return InvalidRequest(f"the body is not valid JSON: {error}")
-    return ValidationFailed("the body holds a lone surrogate (invalid Unicode text)")
+        raise ValidationFailed("the JSON nests too deeply") from None
+    except ValueError as error:
+        raise InvalidRequest(f"the body is not valid JSON: {error}") from None
+
+
+def _decode(raw: bytes) -> str:
+    if raw.startswith(_UTF8_BOM):
+        raise InvalidRequest("the body starts with a byte order mark; send plain UTF-8")
+    try:
+        # Encoded surrogates decode here, to be refused by name further on.
+        return raw.decode("utf-8", errors="surrogatepass")
+    except UnicodeDecodeError as error:
+        raise InvalidRequest(
+            f"the body is not valid JSON: it is not UTF-8 (byte {error.start})"
+        ) from None
+
+
+def _why_unparseable(raw: bytes, error: Exception) -> RequestError:
+    # orjson refuses lone surrogates, deep nesting, NaN and huge numbers with
+    # one error type; the standard parser tells them apart.
+    value = _strict_loads(_decode(raw))
+    problems = find_unstorable(value, max_depth=10_000)
+    if problems:
+        detail = f"the body holds text that cannot be stored: {problems[0]['msg']}"
+        return ValidationFailed(detail, problems)
+
+    return InvalidRequest(f"the body is not valid JSON: {error}")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse a body: orjson's speed, the standard parser's care where needed."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise _why_unparseable(raw, error) from None
+    # orjson turns integers past 64 bits into floats, silently.
+    if _LONG_DIGITS.search(raw):
+        return _strict_loads(_decode(raw))
+
+    return value
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:
@@ -59,10 +143,8 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     raw = await _read_limited(request, max_bytes)
     if not raw.strip():
         raise InvalidRequest("the body is empty; a JSON object is required")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise _why_unparseable(raw, error) from None
+
+    return parse_json(raw)
 
 
 def find_unstorable(

@@ -13,9 +13,12 @@ import httpx
 import structlog
 from rich.console import Console
 
+from certq.bench.client import BenchFailed
 from certq.bench.isolation import Isolation
 from certq.demo import (
+    READY_TIMEOUT_SECONDS,
     ChildProcesses,
+    DemoFailed,
     child_environment,
     free_port,
     stop_processes,
@@ -63,7 +66,15 @@ class BenchCluster:
             self._core.start(name, self._env)
 
         async with httpx.AsyncClient(base_url=self.base_url) as client:
-            await wait_ready(client, self._core)
+            try:
+                await wait_ready(client, self._core)
+            except DemoFailed:
+                # The demo's message points at the demo's logs; name ours.
+                self._core.check_alive()
+                raise BenchFailed(
+                    f"GET /readyz did not answer 200 within "
+                    f"{READY_TIMEOUT_SECONDS:.0f} s; see {self.log_dir}/web.log"
+                ) from None
         log.info("bench.web_ready", base_url=self.base_url, logs=str(self.log_dir))
 
     def start_worker(self, threads: int) -> None:

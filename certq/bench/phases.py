@@ -10,6 +10,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -28,6 +29,9 @@ _FOLLOWERS = 8
 _GET_SEED = 7
 #: One certificate operation may take this long before the run gives up.
 OPERATION_TIMEOUT_SECONDS = 120.0
+#: Idle time before each lone noop: long enough for dramatiq's consumer to
+#: back off to its longest poll interval (the worker's `worker_timeout`).
+IDLE_PAUSE_SECONDS = 1.5
 
 
 def _timeout_seconds(tasks: int) -> float:
@@ -141,7 +145,7 @@ async def drain(client: BenchClient, task_ids: list[str], threads: int) -> Throu
     """Throughput of a worker taking noops that were queued before it started."""
     views = await finished_views(client, task_ids)
     figures = throughput(
-        f"{NOOP}, queued before the worker started",
+        "noop, queued, then drained",
         views,
         threads,
         queued_first=True,
@@ -163,14 +167,14 @@ async def flow(
     task_ids: list[str] = []
     submits = await submit_latency(
         client,
-        f"POST /tasks while a {threads}-thread worker runs",
+        f"POST /tasks, {threads}-thread worker busy",
         plan.clients,
         plan.flow_tasks // plan.clients,
         task_ids,
     )
     views = await finished_views(client, task_ids)
     figures = throughput(
-        f"{NOOP}, submitted while the worker runs",
+        "noop, submitted while it runs",
         views,
         threads,
         queued_first=False,
@@ -185,15 +189,42 @@ async def flow(
     return figures, submits
 
 
+@dataclass
+class Runs:
+    """Tasks run one at a time: their final views, and how long each took
+    from the client's POST to the client seeing it ended (long-poll included).
+    """
+
+    views: list[dict[str, Any]] = field(default_factory=list)
+    observed_seconds: list[float] = field(default_factory=list)
+
+    def __iadd__(self, other: Runs) -> Runs:
+        self.views += other.views
+        self.observed_seconds += other.observed_seconds
+        return self
+
+
 async def runs_of(
     client: BenchClient, task_type: str, params: dict[str, Any], repeats: int
-) -> list[dict[str, Any]]:
-    """Run tasks one at a time, each alone on the worker; their final views."""
-    views = []
+) -> Runs:
+    """Run tasks one at a time, each alone on the worker."""
+    runs = Runs()
     for _ in range(repeats):
+        started = time.perf_counter()
         task_id, _ = await client.submit(task_type, params)
         deadline = time.monotonic() + OPERATION_TIMEOUT_SECONDS
-        views.append(await client.until_finished(task_id, deadline))
-    _require_completed(views)
+        runs.views.append(await client.until_finished(task_id, deadline))
+        runs.observed_seconds.append(time.perf_counter() - started)
+    _require_completed(runs.views)
 
-    return views
+    return runs
+
+
+async def idle_pickups(client: BenchClient, repeats: int) -> Runs:
+    """Lone noops, each submitted after the worker sat idle for a while."""
+    runs = Runs()
+    for _ in range(repeats):
+        await asyncio.sleep(IDLE_PAUSE_SECONDS)
+        runs += await runs_of(client, NOOP, {}, 1)
+
+    return runs

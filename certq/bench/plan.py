@@ -23,6 +23,8 @@ class Plan:
     issue_repeats: int
     #: certificate.audit runs of the Mozilla bundle.
     audit_repeats: int
+    #: Lone noops, each submitted after the worker sat idle for a while.
+    idle_pickups: int
 
     @property
     def backlog_tasks(self) -> int:
@@ -37,8 +39,9 @@ PLANS = {
         submits_per_client=50,
         gets_per_client=50,
         flow_tasks=200,
-        issue_repeats=2,
+        issue_repeats=4,
         audit_repeats=1,
+        idle_pickups=2,
     ),
     "default": Plan(
         clients=8,
@@ -46,8 +49,9 @@ PLANS = {
         submits_per_client=100,
         gets_per_client=100,
         flow_tasks=600,
-        issue_repeats=5,
+        issue_repeats=10,
         audit_repeats=3,
+        idle_pickups=5,
     ),
     "large": Plan(
         clients=16,
@@ -55,7 +59,8 @@ PLANS = {
         submits_per_client=250,
         gets_per_client=250,
         flow_tasks=2000,
-        issue_repeats=10,
+        issue_repeats=30,
         audit_repeats=5,
+        idle_pickups=10,
     ),
 }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from certq.bench import phases
 from certq.bench.client import BenchClient, closed_loop
@@ -65,7 +64,7 @@ async def _api_alone(client: BenchClient, plan: Plan, figures: Figures) -> list[
 
     figures.latency["submit_sequential"] = await phases.submit_latency(
         client,
-        "POST /tasks, one client, no worker",
+        "POST /tasks, no worker",
         1,
         plan.sequential_submits,
         backlog,
@@ -75,7 +74,7 @@ async def _api_alone(client: BenchClient, plan: Plan, figures: Figures) -> list[
     )
     figures.latency["get_concurrent"] = await phases.get_latency(
         client,
-        "GET /tasks/{id} of a pending task",
+        "GET /tasks/{id}, pending task",
         plan.clients,
         plan.gets_per_client,
         backlog,
@@ -110,13 +109,10 @@ async def _operations(client: BenchClient, plan: Plan, figures: Figures) -> None
     """Certificate operations one at a time, each alone on the worker."""
     ops = figures.operations
     first = await phases.runs_of(client, ISSUE, {**_SUBJECT, "key_type": "ec-p256"}, 1)
-    ops["issue_first_ec_p256"] = durations(
-        f"{ISSUE} ec-p256, the worker's first (creates and loads the CA)", first
-    )
+    ops["issue_first_ec_p256"] = _durations("issue ec-p256, first (makes CA)", first)
 
     # Alternated, so that a slow moment of the machine hits both key types.
-    rsa: list[dict[str, Any]] = []
-    ec: list[dict[str, Any]] = []
+    rsa, ec = phases.Runs(), phases.Runs()
     for _ in range(plan.issue_repeats):
         rsa += await phases.runs_of(
             client, ISSUE, {**_SUBJECT, "key_type": "rsa2048"}, 1
@@ -124,16 +120,23 @@ async def _operations(client: BenchClient, plan: Plan, figures: Figures) -> None
         ec += await phases.runs_of(
             client, ISSUE, {**_SUBJECT, "key_type": "ec-p256"}, 1
         )
-    ops["issue_rsa2048"] = durations(f"{ISSUE} rsa2048", rsa)
-    ops["issue_ec_p256"] = durations(f"{ISSUE} ec-p256", ec)
+    ops["issue_rsa2048"] = _durations("issue rsa2048", rsa)
+    ops["issue_ec_p256"] = _durations("issue ec-p256", ec)
 
     audits = await phases.runs_of(
         client, AUDIT, {"source": "mozilla"}, plan.audit_repeats
     )
-    count = audits[0]["progress"]["total_steps"]
-    ops["audit_mozilla"] = durations(
-        f"{AUDIT} of the Mozilla bundle ({count} certificates)", audits
+    count = audits.views[0]["progress"]["total_steps"]
+    ops["audit_mozilla"] = _durations(f"audit mozilla ({count} certs)", audits)
+
+    lone = await phases.idle_pickups(client, plan.idle_pickups)
+    ops["noop_after_idle"] = _durations(
+        f"noop after {phases.IDLE_PAUSE_SECONDS:g} s idle", lone
     )
+
+
+def _durations(what: str, runs: phases.Runs) -> Durations:
+    return durations(what, runs.views, runs.observed_seconds)
 
 
 def _ratios(figures: Figures, plan: Plan) -> dict[str, Ratio]:
@@ -162,13 +165,23 @@ def _ratios(figures: Figures, plan: Plan) -> dict[str, Ratio]:
             lat["submit_concurrent"].p50_ms,
         ),
         "issue_rsa2048_vs_ec_p256": ratio(
-            "certificate.issue run p50: rsa2048 ÷ ec-p256",
-            ops["issue_rsa2048"].run_p50_ms,
-            ops["issue_ec_p256"].run_p50_ms,
+            "certificate.issue mean run: rsa2048 ÷ ec-p256",
+            ops["issue_rsa2048"].run_mean_ms,
+            ops["issue_ec_p256"].run_mean_ms,
         ),
         "issue_first_vs_later_ec_p256": ratio(
-            "certificate.issue ec-p256 run: the worker's first ÷ p50 of later",
-            ops["issue_first_ec_p256"].run_p50_ms,
-            ops["issue_ec_p256"].run_p50_ms,
+            "certificate.issue ec-p256 run: the worker's first ÷ mean of later",
+            ops["issue_first_ec_p256"].run_mean_ms,
+            ops["issue_ec_p256"].run_mean_ms,
+        ),
+        "issue_seen_vs_done_ec_p256": ratio(
+            "ec-p256 issue p50: client sees it ended ÷ it ended (long-poll cost)",
+            ops["issue_ec_p256"].observed_p50_ms,
+            ops["issue_ec_p256"].end_to_end_p50_ms,
+        ),
+        "noop_wait_idle_vs_back_to_back": ratio(
+            "queue wait p50: noop after an idle pause ÷ issue right after another",
+            ops["noop_after_idle"].wait_p50_ms,
+            ops["issue_ec_p256"].wait_p50_ms,
         ),
     }

@@ -16,6 +16,7 @@ import orjson
 import redis.exceptions
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -537,3 +538,15 @@ async def list_tasks(request: Request) -> Response:
     next_cursor = _encode_cursor(rows[-1]) if len(rows) == query.limit else None
 
     return _json({"items": [summary_view(r) for r in rows], "next_cursor": next_cursor})
+
+
+class TaskCollection(HTTPEndpoint):
+    """`/tasks`: one route, so a 405 there names both of its methods."""
+
+    async def get(self, request: Request) -> Response:
+        """The history: see `list_tasks`."""
+        return await list_tasks(request)
+
+    async def post(self, request: Request) -> Response:
+        """A submission: see `submit_task`."""
+        return await submit_task(request)
