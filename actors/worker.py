@@ -12,6 +12,7 @@ import threading
 from types import FrameType
 
 import dramatiq
+import prometheus_client
 import redis
 import structlog
 
@@ -52,9 +53,24 @@ def run_worker(settings: Settings) -> None:
         runtime.shutting_down.set()
         stop.set()
 
+    serve_metrics(settings.worker_metrics_port)
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     worker.start()
     stop.wait()
     worker.stop(timeout=int(settings.shutdown_grace_seconds * 1000))
     broker.close()
+
+
+def serve_metrics(port: int) -> None:
+    """Serve this process's Prometheus metrics on `port` (0: not at all)."""
+    if port == 0:
+        return
+
+    try:
+        prometheus_client.start_http_server(port)
+    except OSError as error:
+        # Another worker on this host has the port: run on, unobserved.
+        log.warning("worker.metrics_unavailable", port=port, error=str(error))
+        return
+    log.info("worker.metrics_serving", port=port)

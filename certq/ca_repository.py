@@ -24,18 +24,18 @@ class CaRepository:
         self, passphrase: bytes, common_name: str
     ) -> CertificateAuthority:
         """Load the CA; the first caller creates it, later callers read it."""
-        candidate = create_ca(common_name)
-        await self._pool.execute(
-            "INSERT INTO certificate_authority "
-            "(id, certificate_pem, encrypted_key_pem) VALUES (1, $1, $2) "
-            "ON CONFLICT (id) DO NOTHING",
-            candidate.certificate_pem.decode(),
-            encrypt_private_key(candidate, passphrase).decode(),
-        )
-        row = await self._pool.fetchrow(
-            "SELECT certificate_pem, encrypted_key_pem FROM certificate_authority "
-            "WHERE id = 1"
-        )
+        row = await self._stored()
+        if row is None:
+            candidate = create_ca(common_name)
+            await self._pool.execute(
+                "INSERT INTO certificate_authority "
+                "(id, certificate_pem, encrypted_key_pem) VALUES (1, $1, $2) "
+                "ON CONFLICT (id) DO NOTHING",
+                candidate.certificate_pem.decode(),
+                encrypt_private_key(candidate, passphrase).decode(),
+            )
+            # Another worker may have won the race: read the one stored.
+            row = await self._stored()
         assert row is not None
 
         return load_ca(
@@ -43,3 +43,10 @@ class CaRepository:
             row["encrypted_key_pem"].encode(),
             passphrase,
         )
+
+    async def _stored(self) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await self._pool.fetchrow(
+            "SELECT certificate_pem, encrypted_key_pem FROM certificate_authority "
+            "WHERE id = 1"
+        )
+        return row

@@ -5,7 +5,7 @@ Labels are bounded: task type, priority, outcome, route template, method.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 TASKS_SUBMITTED = Counter(
     "certq_tasks_submitted_total",
@@ -44,3 +44,12 @@ HTTP_SECONDS = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
 )
+
+# Set from Redis on each scrape of the web process: the same in every one.
+TASKS_WAITING = Gauge(
+    "certq_tasks_waiting",
+    "Tasks waiting for a worker slot (due now), by priority.",
+    ["priority"],
+)
+TASKS_RUNNING = Gauge("certq_tasks_running", "Tasks running on a worker now.")
+WORKER_SLOTS = Gauge("certq_worker_slots", "Worker threads of the workers seen alive.")

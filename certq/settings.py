@@ -53,6 +53,8 @@ class Settings(BaseSettings):
 
     # Workers
     worker_threads: int = Field(2, ge=1, le=256)
+    #: Port of a worker's own /metrics; 0 serves none.
+    worker_metrics_port: int = Field(0, ge=0, le=65535)
     worker_heartbeat_seconds: float = Field(2.0, gt=0)
     worker_lost_after_seconds: float = Field(30.0, gt=0, le=60)
     shutdown_grace_seconds: float = Field(10.0, ge=0)

@@ -6,13 +6,18 @@ import asyncio
 from typing import Any
 
 import orjson
+import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
 from actors.operation import REGISTRY
+from certq import metrics as metrics_
 from certq.errors import Forbidden, TaskNotFound
 from service.services import services
+
+log = structlog.get_logger(__name__)
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -103,5 +108,20 @@ async def queues(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    """Prometheus exposition of this process."""
+    """Prometheus exposition of this process, with the queues' gauges."""
+    svc = services(request)
+    try:
+        snapshot = await svc.tasks.snapshot(
+            int(svc.settings.worker_lost_after_seconds * 1000)
+        )
+    except RedisError:
+        # The process's own metrics still matter when Redis is away.
+        log.warning("metrics.queues_unavailable")
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for priority, waiting in snapshot.waiting.items():
+        metrics_.TASKS_WAITING.labels(priority.value).set(waiting)
+    metrics_.TASKS_RUNNING.set(snapshot.running)
+    metrics_.WORKER_SLOTS.set(snapshot.worker_slots)
+
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
