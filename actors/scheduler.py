@@ -16,7 +16,6 @@ import uuid
 
 import asyncpg
 import orjson
-import redis.asyncio as aioredis
 import structlog
 
 import actors.operations  # noqa: F401  (registers every task type)
@@ -24,6 +23,7 @@ from actors.broker import ALWAYS, build_broker
 from actors.operation import REGISTRY
 from certq.clock import datetime_to_ms, ms_to_datetime, now_ms
 from certq.database import create_pool
+from certq.redis_client import async_client
 from certq.redis_keys import RedisKeys
 from certq.script_calls import NewTask, Requeue, worker_lost_error
 from certq.settings import Settings
@@ -206,7 +206,7 @@ class Scheduler:
 
 async def _serve(settings: Settings) -> None:
     pool = await create_pool(settings.database_url, max_size=4)
-    client = aioredis.Redis.from_url(settings.redis_url)
+    client = async_client(settings.redis_url)
     scheduler = Scheduler(
         settings,
         TaskStore(client, RedisKeys(settings.redis_namespace)),

@@ -13,7 +13,6 @@ from types import FrameType
 
 import dramatiq
 import prometheus_client
-import redis
 import structlog
 
 import actors.operations  # noqa: F401  (registers every task type)
@@ -21,6 +20,7 @@ from actors.broker import WORKER_MAINTENANCE_CHANCE, build_broker
 from actors.lifecycle import TaskLifecycle
 from actors.runners import declare_runners
 from actors.runtime import WorkerRuntime
+from certq.redis_client import sync_client
 from certq.redis_keys import RedisKeys
 from certq.settings import Settings
 from certq.worker_store import WorkerStore
@@ -33,7 +33,7 @@ POLL_MS = 500
 
 def run_worker(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then stop gracefully."""
-    client = redis.Redis.from_url(settings.redis_url)
+    client = sync_client(settings.redis_url)
     store = WorkerStore(client, RedisKeys(settings.redis_namespace))
     runtime = WorkerRuntime(settings, store)
     broker = build_broker(settings, maintenance_chance=WORKER_MAINTENANCE_CHANCE)

@@ -12,13 +12,18 @@ class CaRepository:
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._certificate_pem: bytes | None = None
 
     async def certificate_pem(self) -> bytes | None:
         """The CA certificate, or None before the first worker created it."""
-        value = await self._pool.fetchval(
-            "SELECT certificate_pem FROM certificate_authority WHERE id = 1"
-        )
-        return value.encode() if value is not None else None
+        # The row is written once and never changes: read it until found.
+        if self._certificate_pem is None:
+            value = await self._pool.fetchval(
+                "SELECT certificate_pem FROM certificate_authority WHERE id = 1"
+            )
+            self._certificate_pem = value.encode() if value is not None else None
+
+        return self._certificate_pem
 
     async def load_or_create(
         self, passphrase: bytes, common_name: str

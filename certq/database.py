@@ -7,6 +7,10 @@ from typing import Any
 import asyncpg
 import orjson
 
+#: A connect that takes longer than this finds PostgreSQL unreachable, so a
+#: request fails fast with 503 instead of waiting asyncpg's default minute.
+CONNECT_TIMEOUT_SECONDS = 5.0
+
 
 def _encode_json(value: Any) -> str:
     return orjson.dumps(value).decode()
@@ -27,7 +31,11 @@ async def create_pool(
 ) -> asyncpg.Pool:
     """Open a pool whose connections read and write JSON natively."""
     pool = await asyncpg.create_pool(
-        database_url, min_size=min_size, max_size=max_size, init=_init_connection
+        database_url,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        timeout=CONNECT_TIMEOUT_SECONDS,
     )
     assert pool is not None
     return pool

@@ -16,6 +16,7 @@ from certq.logs import configure_logging
 from certq.settings import Settings, get_settings
 from service import problems
 from service.middleware import RequestContext
+from service.outage import BACKING_ERRORS
 from service.routes import meta, tasks
 from service.services import Services
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={
             RequestError: problems.request_error,
             HTTPException: problems.http_error,
+            **{kind: problems.backing_error for kind in BACKING_ERRORS},
             Exception: problems.unexpected_error,
         },
         lifespan=lifespan,

@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from certq.errors import Unauthorized
 from certq.key_repository import ApiKeyOwner, KeyRepository, hash_key
+from service.outage import backing
 
 CACHE_SECONDS = 60.0
 _CACHE_LIMIT = 10_000
@@ -38,7 +39,8 @@ class Authenticator:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
 
-        owner = await self._keys.find(key)
+        with backing("PostgreSQL"):
+            owner = await self._keys.find(key)
         if owner is None:
             raise Unauthorized("the API key is not valid")
         if len(self._cache) >= _CACHE_LIMIT:

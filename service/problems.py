@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from certq.errors import RequestError
+from service.outage import unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -72,6 +73,11 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers) if exc.headers else None
     return problem(exc.status_code, str(exc.detail), headers=headers)
+
+
+async def backing_error(request: Request, exc: Exception) -> Response:
+    """A connection error no route named its service for: still a 503."""
+    return await request_error(request, unavailable("Redis or PostgreSQL", exc))
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from certq.ca_repository import CaRepository
 from certq.database import create_pool
 from certq.key_repository import KeyRepository
+from certq.redis_client import async_client
 from certq.redis_keys import RedisKeys
 from certq.settings import Settings
 from certq.task_repository import TaskRepository
@@ -34,7 +35,7 @@ class Services:
     async def open(cls, settings: Settings) -> Services:
         """Connect to PostgreSQL and Redis."""
         pool = await create_pool(settings.database_url, max_size=20)
-        client = aioredis.Redis.from_url(settings.redis_url)
+        client = async_client(settings.redis_url)
         return cls(
             settings=settings,
             pool=pool,

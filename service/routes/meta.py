@@ -15,6 +15,7 @@ from starlette.responses import Response
 from actors.operation import REGISTRY
 from certq import metrics as metrics_
 from certq.errors import Forbidden, TaskNotFound
+from service.outage import backing
 from service.services import services
 
 log = structlog.get_logger(__name__)
@@ -76,7 +77,8 @@ async def task_types(request: Request) -> Response:
 
 async def ca_pem(request: Request) -> Response:
     """The service CA certificate every issued certificate chains to."""
-    pem = await services(request).ca.certificate_pem()
+    with backing("PostgreSQL"):
+        pem = await services(request).ca.certificate_pem()
     if pem is None:
         raise TaskNotFound(
             "the service CA has not been created yet (no worker has run)"
@@ -92,10 +94,11 @@ async def queues(request: Request) -> Response:
     if not owner.is_admin:
         raise Forbidden("GET /queues needs an admin key")
 
-    snapshot = await svc.tasks.snapshot(
-        int(svc.settings.worker_lost_after_seconds * 1000)
-    )
-    depths = await svc.tasks.queue_depths()
+    with backing("Redis"):
+        snapshot = await svc.tasks.snapshot(
+            int(svc.settings.worker_lost_after_seconds * 1000)
+        )
+        depths = await svc.tasks.queue_depths()
     return _json(
         {
             "queues": {p.value: {"waiting": n} for p, n in snapshot.waiting.items()},

@@ -7,7 +7,7 @@ import base64
 import contextlib
 import math
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -24,10 +24,8 @@ from actors.operation import REGISTRY, OperationSpec
 from certq import metrics
 from certq.clock import ms_to_datetime, now_ms
 from certq.errors import (
-    RequestError,
     ResultExpired,
     ResultNotReady,
-    ServiceUnavailable,
     TaskAlreadyFinished,
     TaskNotFound,
     ValidationFailed,
@@ -42,6 +40,7 @@ from certq.task_store import QueueSnapshot
 from service.body import find_unstorable, read_json
 from service.estimate import estimate_seconds
 from service.models import SubmitRequest
+from service.outage import backing
 from service.services import Services, base_url, services
 from service.views import (
     event_view,
@@ -64,24 +63,6 @@ def _json(
     return Response(
         orjson.dumps(body), status_code=status, media_type=_JSON, headers=headers
     )
-
-
-@contextlib.contextmanager
-def _backing(name: str) -> Iterator[None]:
-    """Turn a lost connection to Redis or PostgreSQL into a 503."""
-    try:
-        yield
-    except (
-        OSError,
-        asyncpg.PostgresConnectionError,
-        redis.exceptions.ConnectionError,
-        redis.exceptions.TimeoutError,
-        asyncpg.InterfaceError,
-    ) as error:
-        log.warning("backing_service.unavailable", service=name, error=str(error))
-        raise ServiceUnavailable(
-            f"{name} is not reachable; try again shortly"
-        ) from None
 
 
 def _validation_errors(
@@ -207,7 +188,7 @@ async def _claim_idempotency(
             "the Idempotency-Key header is too long",
             [{"loc": ["header", "Idempotency-Key"], "msg": "at most 255 characters"}],
         )
-    with _backing("Redis"):
+    with backing("Redis"):
         return await svc.tasks.claim_idempotency_key(
             owner.user_id, key, task_id, _IDEMPOTENCY_TTL_SECONDS
         )
@@ -263,9 +244,10 @@ async def _record(
         created_at=ms_to_datetime(task.created_at_ms),
     )
     try:
-        with _backing("PostgreSQL"):
+        with backing("PostgreSQL"):
             await svc.history.insert(row)
-    except RequestError:
+    except Exception:
+        # The key must not point at a task that was never recorded.
         if key:
             with contextlib.suppress(OSError, redis.exceptions.RedisError):
                 await svc.tasks.release_idempotency_key(task.user_id, key)
@@ -319,7 +301,7 @@ def _visible(owner: ApiKeyOwner, user_id: str) -> bool:
 async def _load_record(
     svc: Services, owner: ApiKeyOwner, task_id: str
 ) -> TaskRecord | None:
-    with _backing("Redis"):
+    with backing("Redis"):
         record = await svc.tasks.read(task_id)
     if record is not None and not _visible(owner, record.user_id):
         raise TaskNotFound(f"no task {task_id!r}")
@@ -327,7 +309,7 @@ async def _load_record(
 
 
 async def _load_row(svc: Services, owner: ApiKeyOwner, task_id: str) -> asyncpg.Record:
-    with _backing("PostgreSQL"):
+    with backing("PostgreSQL"):
         row = await svc.history.get(task_id)
     if row is None or not _visible(owner, row["user_id"]):
         raise TaskNotFound(f"no task {task_id!r}")
@@ -353,7 +335,7 @@ async def _inline_result(svc: Services, record: TaskRecord) -> tuple[Any, bool]:
     if record.result_bytes is not None and record.result_bytes > limit:
         return None, False
 
-    with _backing("Redis"):
+    with backing("Redis"):
         stored = await svc.tasks.read_result(record.task_id)
     if stored is None:
         return None, True
@@ -395,7 +377,7 @@ def _wait_seconds(request: Request, limit: float) -> float:
 
 async def _wait_for_change(svc: Services, task_id: str, seconds: float) -> bool:
     # Polls one small field; a change of status or progress bumps it.
-    with _backing("Redis"):
+    with backing("Redis"):
         first = await svc.tasks.read_version(task_id)
         deadline = asyncio.get_running_loop().time() + seconds
         while asyncio.get_running_loop().time() < deadline:
@@ -417,7 +399,7 @@ async def cancel_task(request: Request) -> Response:
             f"task {task_id} is {row['status']} and can no longer be cancelled"
         )
 
-    with _backing("Redis"):
+    with backing("Redis"):
         verdict = await svc.tasks.cancel(
             task_id, record.priority, record.result_ttl_seconds
         )
@@ -447,7 +429,7 @@ async def get_result(request: Request) -> Response:
     if record.status != TaskStatus.COMPLETED:
         raise ResultNotReady(f"task {task_id} is {record.status.value}, not completed")
 
-    with _backing("Redis"):
+    with backing("Redis"):
         stored = await svc.tasks.read_result(task_id)
     if stored is None:
         raise ResultExpired(f"the result of task {task_id} was purged after its TTL")
@@ -466,7 +448,7 @@ async def get_events(request: Request) -> Response:
     owner = await svc.auth.owner(request)
     task_id = _task_id(request)
     await _load_row(svc, owner, task_id)
-    with _backing("PostgreSQL"):
+    with backing("PostgreSQL"):
         events = await svc.history.events(task_id)
 
     return _json({"task_id": task_id, "events": [event_view(e) for e in events]})
@@ -533,7 +515,7 @@ async def list_tasks(request: Request) -> Response:
         cursor=_decode_cursor(query.cursor) if query.cursor else None,
         limit=query.limit,
     )
-    with _backing("PostgreSQL"):
+    with backing("PostgreSQL"):
         rows = await svc.history.page(filters)
     next_cursor = _encode_cursor(rows[-1]) if len(rows) == query.limit else None
 

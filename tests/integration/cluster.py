@@ -79,10 +79,10 @@ class Cluster:
         self.processes.append(process)
         return process
 
-    def start_web(self) -> str:
+    def start_web(self, **settings: str) -> str:
         """Start uvicorn on a free port and wait until it is ready."""
         port = free_port()
-        self._spawn("web", {**self.env, "PORT": str(port)})
+        self._spawn("web", {**self.env, **settings, "PORT": str(port)})
         self.base_url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

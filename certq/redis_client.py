@@ -1,0 +1,30 @@
+"""The Redis clients of the web, worker and scheduler processes, made alike."""
+
+from __future__ import annotations
+
+import redis
+import redis.asyncio as aioredis
+
+#: No certq command blocks on the server, so a reply slower than this means
+#: Redis is unreachable: the caller gets an error instead of hanging.
+SOCKET_TIMEOUT_SECONDS = 5.0
+
+
+def sync_client(url: str) -> redis.Redis:
+    """A client for worker threads."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        health_check_interval=30,
+    )
+
+
+def async_client(url: str) -> aioredis.Redis:
+    """A client for the asyncio processes (web, scheduler)."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        health_check_interval=30,
+    )
