@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 import redis.asyncio as aioredis
 
@@ -9,22 +11,18 @@ import redis.asyncio as aioredis
 #: Redis is unreachable: the caller gets an error instead of hanging.
 SOCKET_TIMEOUT_SECONDS = 5.0
 
+_OPTIONS: dict[str, Any] = {
+    "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
+    "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+    "health_check_interval": 30,
+}
+
 
 def sync_client(url: str) -> redis.Redis:
     """A client for worker threads."""
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-        socket_timeout=SOCKET_TIMEOUT_SECONDS,
-        health_check_interval=30,
-    )
+    return redis.Redis.from_url(url, **_OPTIONS)
 
 
 def async_client(url: str) -> aioredis.Redis:
     """A client for the asyncio processes (web, scheduler)."""
-    return aioredis.Redis.from_url(
-        url,
-        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-        socket_timeout=SOCKET_TIMEOUT_SECONDS,
-        health_check_interval=30,
-    )
+    return aioredis.Redis.from_url(url, **_OPTIONS)
