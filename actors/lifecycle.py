@@ -51,6 +51,7 @@ class TaskLifecycle(dramatiq.Middleware):
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
         """Start beating once the worker's threads are up."""
         self._runtime.attach_work_queue(worker.work_queue)
+        self._runtime.preload_ca()
         self._runtime.start_heartbeat()
         log.info(
             "worker.started",
@@ -128,7 +129,7 @@ class TaskLifecycle(dramatiq.Middleware):
         current.record = record
         current.dispatch = dispatch
         current.spec = spec
-        current.params = record.params
+        current.params = record.run_params
         current.started = time.monotonic()
         current.context = TaskContext(
             self._runtime,

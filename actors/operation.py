@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+import orjson
 from pydantic import BaseModel
 
 from certq.ca import CertificateAuthority
@@ -56,6 +57,15 @@ class OperationSpec:
     #: Params never written to PostgreSQL nor shown back (e.g. passphrases).
     secret_params: frozenset[str] = frozenset()
 
+    def parse(self, params: Any) -> BaseModel:
+        """Validate `params` strictly, as the JSON they arrived as.
+
+        Strict: "30" is not an integer nor "yes" a boolean, so what the task
+        shows is what it runs with. The web and the worker both parse here,
+        so a task accepted at submit time is never refused when it runs.
+        """
+        return self.params_model.model_validate_json(orjson.dumps(params), strict=True)
+
     def redact(self, params: dict[str, Any]) -> dict[str, Any]:
         """`params` with every secret value replaced by a marker.
 
@@ -65,6 +75,12 @@ class OperationSpec:
         return {
             k: (REDACTED if k in self.secret_params and v is not None else v)
             for k, v in params.items()
+        }
+
+    def secrets(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Only the secret values of `params`."""
+        return {
+            k: v for k, v in params.items() if k in self.secret_params and v is not None
         }
 
 

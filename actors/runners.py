@@ -43,7 +43,7 @@ def run_operation(task_type: str, params: Any) -> Outcome:
     context: TaskContext = current.context
     spec = REGISTRY[task_type]
     try:
-        model = spec.params_model.model_validate(params)
+        model = spec.parse(params)
         return Outcome("completed", value=spec.run(context, model))
     except CancelRequested:
         return Outcome("cancelled")

@@ -142,6 +142,15 @@ class WorkerRuntime:
 
     # The service CA.
 
+    def preload_ca(self) -> None:
+        """Load or create the CA at boot, so `/ca.pem` answers from the start."""
+        try:
+            self.ca()
+        except Exception:
+            # PostgreSQL may be down at boot: the first task that needs the
+            # CA tries again, and fails as a retryable error if it must.
+            log.warning("worker.ca_unavailable", exc_info=True)
+
     def ca(self) -> CertificateAuthority:
         """The service CA, loaded (or created) once per process."""
         with self._ca_lock:

@@ -35,8 +35,25 @@ def keys() -> None:
     """Manage API keys."""
 
 
+def _user_id(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from certq.key_repository import USER_ID_PATTERN
+
+    if not USER_ID_PATTERN.fullmatch(value):
+        raise click.BadParameter(
+            f"{value!r} is not a user id: 1 to 200 letters, digits or ._@+-, "
+            "starting with a letter or digit"
+        )
+    return value
+
+
 @keys.command("create")
-@click.option("--user", "user_id", required=True, help="The user the key belongs to.")
+@click.option(
+    "--user",
+    "user_id",
+    required=True,
+    callback=_user_id,
+    help="The user the key belongs to.",
+)
 @click.option("--admin", is_flag=True, help="Let the key see every user's tasks.")
 def keys_create(user_id: str, admin: bool) -> None:
     """Create an API key and print it (it is stored only hashed)."""

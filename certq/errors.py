@@ -5,12 +5,16 @@ CertqError
 │   ├── InvalidRequest      400 malformed JSON or query
 │   ├── Unauthorized        401 no or bad API key
 │   ├── TaskNotFound        404 unknown task, or another user's
+│   ├── CaNotCreated        404 /ca.pem before any worker has started
 │   ├── TaskAlreadyFinished 409 cancel of a terminal task
+│   ├── IdempotencyKeyInUse 409 the key's first request is still being recorded
 │   ├── ResultNotReady      409 result asked before completion
 │   ├── ResultExpired       410 result purged after its TTL
+│   ├── BodyTimedOut        408 the body did not arrive in time
 │   ├── BodyTooLarge        413
 │   ├── UnsupportedMediaType 415
 │   ├── ValidationFailed    422 (with an errors list)
+│   │   └── IdempotencyKeyReused  the key came with another request before
 │   └── ServiceUnavailable  503 Redis or PostgreSQL down
 ├── OperationError          raised by operations; says whether a retry may help
 │   └── PermanentError      retrying cannot help (bad input, impossible request)
@@ -69,11 +73,25 @@ class TaskNotFound(RequestError):
     title = "Task not found"
 
 
+class CaNotCreated(RequestError):
+    """The service CA does not exist yet: no worker has started."""
+
+    status = 404
+    title = "CA not created yet"
+
+
 class TaskAlreadyFinished(RequestError):
     """The task is in a terminal state and cannot change."""
 
     status = 409
     title = "Task already finished"
+
+
+class IdempotencyKeyInUse(RequestError):
+    """Another request with the same Idempotency-Key is still being recorded."""
+
+    status = 409
+    title = "Idempotency key in use"
 
 
 class ResultNotReady(RequestError):
@@ -88,6 +106,13 @@ class ResultExpired(RequestError):
 
     status = 410
     title = "Result expired"
+
+
+class BodyTimedOut(RequestError):
+    """The client stopped sending its body before it was complete."""
+
+    status = 408
+    title = "Request timeout"
 
 
 class BodyTooLarge(RequestError):
@@ -109,6 +134,14 @@ class ValidationFailed(RequestError):
 
     status = 422
     title = "Validation failed"
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None):
+        # A 422 always lists its errors; one about the whole body has loc [].
+        super().__init__(detail, errors or [{"loc": [], "msg": detail}])
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    """An Idempotency-Key came back with a request other than its first."""
 
 
 class ServiceUnavailable(RequestError):

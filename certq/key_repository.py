@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
 import asyncpg
 
 _KEY_PREFIX = "cq_"
+#: A user id fits a URL query and a log line as it is, and an admin can
+#: filter by it (`GET /tasks?user_id=`, at most 200 characters).
+USER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,17 @@ def sync_client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, **_OPTIONS)
 
 
+#: Connections one asyncio process opens at most. A burst of requests
+#: beyond it waits for a free connection instead of failing at once.
+ASYNC_POOL_CONNECTIONS = 64
+
+
 def async_client(url: str) -> aioredis.Redis:
     """A client for the asyncio processes (web, scheduler)."""
-    return aioredis.Redis.from_url(url, **_OPTIONS)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=ASYNC_POOL_CONNECTIONS,
+        timeout=SOCKET_TIMEOUT_SECONDS,
+        **_OPTIONS,
+    )
+    return aioredis.Redis.from_pool(pool)

@@ -8,6 +8,7 @@ so that a transition and the message it sends are written together.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from importlib import resources
 
@@ -88,7 +89,10 @@ class RedisKeys:
 
     def idempotency(self, user_id: str, key: str) -> str:
         """Maps a client's Idempotency-Key to the task it created."""
-        return f"{self.namespace}:idem:{user_id}:{key}"
+        # Length-prefixed, then hashed: no user id and key pair can spell
+        # another's, whatever characters either holds.
+        pair = f"{len(user_id)}:{user_id}:{key}".encode()
+        return f"{self.namespace}:idem:{hashlib.sha256(pair).hexdigest()}"
 
     def queue(self, priority: Priority, *, delayed: bool = False) -> str:
         """The dramatiq list of message ids for a priority (or its delay queue)."""

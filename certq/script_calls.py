@@ -37,6 +37,7 @@ class NewTask:
     user_id: str
     task_type: str
     priority: Priority
+    #: The params with every secret redacted; the secrets go in `secrets_json`.
     params_json: bytes
     max_attempts: int
     result_ttl_seconds: int
@@ -47,6 +48,7 @@ class NewTask:
     seq: int = 1
     attempts: int = 0
     checkpoint_json: bytes = b""
+    secrets_json: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ def enqueue_call(keys: RedisKeys, task: NewTask) -> ScriptCall:
         "message_id": message.message_id,
         "message_queue": keys.queue(task.priority),
         "checkpoint": task.checkpoint_json.decode(),
+        "secrets": task.secrets_json.decode(),
     }
     return (
         "enqueue",

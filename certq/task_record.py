@@ -36,6 +36,8 @@ class TaskRecord:
     priority: Priority
     status: TaskStatus
     params: Any
+    #: Secret params (e.g. a passphrase), kept apart and only until the end.
+    secrets: dict[str, Any]
     attempts: int
     max_attempts: int
     step: int
@@ -69,6 +71,7 @@ class TaskRecord:
             priority=Priority(raw["priority"]),
             status=TaskStatus(raw["status"]),
             params=_json(raw, "params", {}),
+            secrets=_json(raw, "secrets", {}),
             attempts=_int(raw, "attempts") or 0,
             max_attempts=_int(raw, "max_attempts") or 1,
             step=_int(raw, "step") or 0,
@@ -92,3 +95,11 @@ class TaskRecord:
             version=_int(raw, "version") or 0,
             request_id=raw.get("request_id", ""),
         )
+
+    @property
+    def run_params(self) -> Any:
+        """The params an operation runs with: the shown ones plus the secrets."""
+        if not self.secrets or not isinstance(self.params, dict):
+            return self.params
+
+        return {**self.params, **self.secrets}

@@ -27,6 +27,14 @@ def _text(value: Any) -> str:
 
 
 @dataclass(frozen=True)
+class IdempotencyClaim:
+    """The task an Idempotency-Key names, and a digest of the request it came with."""
+
+    task_id: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class QueueSnapshot:
     """Depth, running count and capacity, for estimates and `/queues`."""
 
@@ -96,15 +104,21 @@ class TaskStore:
         return _text(reply)
 
     async def claim_idempotency_key(
-        self, user_id: str, key: str, task_id: str, ttl_seconds: int
-    ) -> str | None:
-        """Bind `key` to `task_id`; return the task it was already bound to."""
+        self, user_id: str, key: str, claim: IdempotencyClaim, ttl_seconds: int
+    ) -> IdempotencyClaim | None:
+        """Bind `key` to `claim`; return the claim it was already bound to."""
         name = self._keys.idempotency(user_id, key)
-        if await self._client.set(name, task_id, nx=True, ex=ttl_seconds):
+        value = f"{claim.task_id} {claim.fingerprint}"
+        if await self._client.set(name, value, nx=True, ex=ttl_seconds):
             return None
 
         existing = await self._client.get(name)
-        return _text(existing) if existing is not None else None
+        if existing is None:
+            # Expired between the two calls: the key is free again.
+            return await self.claim_idempotency_key(user_id, key, claim, ttl_seconds)
+
+        task_id, _, fingerprint = _text(existing).partition(" ")
+        return IdempotencyClaim(task_id, fingerprint)
 
     async def release_idempotency_key(self, user_id: str, key: str) -> None:
         """Forget a key whose task could not be recorded."""

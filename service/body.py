@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -11,6 +12,7 @@ import orjson
 from starlette.requests import Request
 
 from certq.errors import (
+    BodyTimedOut,
     BodyTooLarge,
     InvalidRequest,
     RequestError,
@@ -40,6 +42,9 @@ async def _read_limited(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+#: A client that declares more body than it sends holds a connection no longer.
+BODY_TIMEOUT_SECONDS = 30
+
 #: Integers JSON clients and PostgreSQL's JSONB both keep exactly.
 _INT_RANGE = range(-(2**63), 2**64)
 # Only a run of 19 or more digits can hold an integer past 64 bits.
@@ -67,8 +72,9 @@ def _finite_float(text: str) -> float:
 
 
 def _int_in_range(text: str) -> int:
-    value = int(text)
-    if value not in _INT_RANGE:
+    # Past 20 digits it is out of range; int() of thousands would refuse.
+    value = int(text) if len(text.lstrip("-")) <= 20 else None
+    if value is None or value not in _INT_RANGE:
         raise _Refused(
             ValidationFailed(
                 f"the integer {text[:40]} is outside the 64-bit range; "
@@ -139,8 +145,19 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         raise UnsupportedMediaType(
             "the body must be JSON (Content-Type: application/json)"
         )
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise UnsupportedMediaType(
+            f"Content-Encoding {encoding!r} is not accepted; send the body as is"
+        )
 
-    raw = await _read_limited(request, max_bytes)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+            raw = await _read_limited(request, max_bytes)
+    except TimeoutError:
+        raise BodyTimedOut(
+            f"the body did not arrive within {BODY_TIMEOUT_SECONDS} seconds"
+        ) from None
     if not raw.strip():
         raise InvalidRequest("the body is empty; a JSON object is required")
 

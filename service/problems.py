@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from certq.errors import RequestError
+from certq.text import clean_text
 from service.outage import unavailable
 
 log = structlog.get_logger(__name__)
@@ -22,6 +23,7 @@ _TITLES = {
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
+    408: "Request timeout",
     409: "Conflict",
     413: "Request body too large",
     415: "Unsupported media type",
@@ -51,11 +53,24 @@ def problem(
         body["errors"] = errors
 
     return Response(
-        orjson.dumps(body),
+        orjson.dumps(_printable(body)),
         status_code=status,
         media_type="application/problem+json",
         headers=headers,
     )
+
+
+def _printable(value: Any) -> Any:
+    # An error may quote the client's own text (a key in `loc`, a value in a
+    # message), and that text may hold what JSON output cannot: a lone
+    # surrogate. Replace it rather than fail while refusing the request.
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(item) for item in value]
+    return value
 
 
 async def request_error(request: Request, exc: Exception) -> Response:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import asyncpg
+from typing import Any, Protocol
 
 from actors.operation import REGISTRY
 from certq.clock import ms_to_rfc3339
 from certq.task_record import TaskRecord
+
+
+class Row(Protocol):
+    """A stored row: an asyncpg Record, or any mapping by column name."""
+
+    def __getitem__(self, column: str) -> Any: ...
 
 
 def task_urls(base: str, task_id: str) -> dict[str, str]:
@@ -36,6 +40,17 @@ def _error_view(error: dict[str, Any] | None, attempts: int) -> dict[str, Any] |
         "message": error.get("message"),
         "retryable": bool(error.get("retryable")),
         "attempts": attempts,
+    }
+
+
+def _attempt_error_view(error: dict[str, Any]) -> dict[str, Any]:
+    at = error.get("at")
+    return {
+        "type": error.get("type"),
+        "message": error.get("message"),
+        "retryable": bool(error.get("retryable")),
+        "attempt": error.get("attempt"),
+        "at": ms_to_rfc3339(int(at)) if at is not None else None,
     }
 
 
@@ -72,7 +87,9 @@ def live_task_view(record: TaskRecord, base: str) -> dict[str, Any]:
         "started_at": ms_to_rfc3339(record.first_started_at),
         "finished_at": ms_to_rfc3339(record.finished_at),
         "error": None,
-        "errors": record.errors,
+        "errors": [_attempt_error_view(e) for e in record.errors],
+        "result": None,
+        "result_expired": False,
         **task_urls(base, record.task_id),
     }
     if record.status == "failed" or (record.status == "pending" and record.error):
@@ -80,9 +97,15 @@ def live_task_view(record: TaskRecord, base: str) -> dict[str, Any]:
     return view
 
 
-def stored_task_view(row: asyncpg.Record, base: str) -> dict[str, Any]:
-    """A task as PostgreSQL remembers it once Redis let it expire."""
+def stored_task_view(row: Row, base: str) -> dict[str, Any]:
+    """A task as PostgreSQL remembers it once Redis let it expire.
+
+    It has the live view's fields; what PostgreSQL does not keep (steps,
+    messages, preemptions, every attempt's error) is null or empty, and
+    the audit trail (`/events`) has the full story.
+    """
     task_id = str(row["task_id"])
+    error = row["error"]
     return {
         **summary_view(row),
         "params": row["params"],
@@ -93,13 +116,18 @@ def stored_task_view(row: asyncpg.Record, base: str) -> dict[str, Any]:
             "messages": [],
         },
         "next_attempt_at": None,
+        "preemptions": None,
+        "cancel_requested": None,
+        "estimated_seconds": None,
+        "error": _error_view(error, row["attempts"]),
+        "errors": [_attempt_error_view(error)] if error else [],
+        "result": None,
         "result_expired": row["status"] == "completed",
-        "error": _error_view(row["error"], row["attempts"]),
         **task_urls(base, task_id),
     }
 
 
-def summary_view(row: asyncpg.Record) -> dict[str, Any]:
+def summary_view(row: Row) -> dict[str, Any]:
     """One line of task history."""
     return {
         "task_id": str(row["task_id"]),
@@ -115,7 +143,7 @@ def summary_view(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-def event_view(row: asyncpg.Record) -> dict[str, Any]:
+def event_view(row: Row) -> dict[str, Any]:
     """One audit event."""
     return {
         "seq": row["seq"],

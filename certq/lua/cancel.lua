@@ -6,8 +6,8 @@ local t = KEYS[1]
 local f = redis.call('HMGET', t, 'status', 'cancel', 'id')
 if not f[1] then return 'missing' end
 if f[1] == 'pending' then
-  redis.call('HSET', t, 'status', 'cancelled', 'finished_at', ARGV[1], 'cancel', '1',
-    'version', ARGV[1])
+  end_task(t, 'cancelled', ARGV[1])
+  redis.call('HSET', t, 'cancel', '1')
   redis.call('ZREM', KEYS[3], f[3])
   redis.call('EXPIRE', t, ARGV[2])
   emit(t, KEYS[2], 'cancel_requested', 'pending', ARGV[1], {})

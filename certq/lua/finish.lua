@@ -10,8 +10,8 @@ if ARGV[6] ~= '' then
   append_error(t, ARGV[6])
   detail = cjson.decode(ARGV[6])
 end
-redis.call('HSET', t, 'status', ARGV[2], 'finished_at', ARGV[3], 'version', ARGV[3],
-  'checkpoint', '')
+end_task(t, ARGV[2], ARGV[3])
+redis.call('HSET', t, 'checkpoint', '')
 if ARGV[2] == 'completed' then
   redis.call('HSET', t, 'percent', 100, 'result_bytes', ARGV[7])
   redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[5])

@@ -12,7 +12,7 @@ redis.call('ZREM', KEYS[5], f[5])
 emit(t, KEYS[2], 'worker_lost', 'pending', ARGV[2], {worker = ARGV[1]})
 if tonumber(f[3]) >= tonumber(f[4]) then
   append_error(t, ARGV[3])
-  redis.call('HSET', t, 'status', 'failed', 'finished_at', ARGV[2], 'version', ARGV[2])
+  end_task(t, 'failed', ARGV[2])
   redis.call('EXPIRE', t, redis.call('HGET', t, 'result_ttl'))
   emit(t, KEYS[2], 'failed', 'failed', ARGV[2], cjson.decode(ARGV[3]))
   return 'failed'

@@ -14,3 +14,9 @@ local function append_error(task_key, error_json)
   table.insert(errors, cjson.decode(error_json))
   redis.call('HSET', task_key, 'errors', cjson.encode(errors), 'error', error_json)
 end
+
+-- A task that reached a terminal state needs its secret params no more.
+local function end_task(task_key, status, now)
+  redis.call('HSET', task_key, 'status', status, 'finished_at', now, 'version', now)
+  redis.call('HDEL', task_key, 'secrets')
+end

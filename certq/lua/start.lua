@@ -7,7 +7,7 @@
 local t = KEYS[1]
 if redis.call('EXISTS', t) == 0 then return {'missing'} end
 local f = redis.call('HMGET', t, 'status', 'dispatch', 'worker', 'attempts',
-  'max_attempts', 'free_start', 'id')
+  'max_attempts', 'free_start', 'id', 'checkpoint')
 local status, id = f[1], f[7]
 local attempts, max_attempts = tonumber(f[4]), tonumber(f[5])
 local now = tonumber(ARGV[3])
@@ -18,7 +18,7 @@ if status == 'running' then
   redis.call('ZREM', KEYS[4], id)
   if attempts >= max_attempts then
     append_error(t, ARGV[7])
-    redis.call('HSET', t, 'status', 'failed', 'finished_at', now, 'version', now)
+    end_task(t, 'failed', now)
     redis.call('EXPIRE', t, redis.call('HGET', t, 'result_ttl'))
     emit(t, KEYS[2], 'worker_lost', 'failed', now, {worker = f[3]})
     emit(t, KEYS[2], 'failed', 'failed', now, cjson.decode(ARGV[7]))
@@ -43,8 +43,10 @@ if cap > 0 then
   if redis.call('ZCARD', KEYS[4]) >= cap then return {'capped'} end
   redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]), id)
 end
-local resumed = f[6] == '1'
-if not resumed then attempts = attempts + 1 end
+-- A preempted or stopped run continues in the same attempt; any run with a
+-- checkpoint (a lost one's too) resumes from it.
+if f[6] ~= '1' then attempts = attempts + 1 end
+local resumed = (f[8] or '') ~= ''
 redis.call('HSET', t, 'status', 'running', 'worker', ARGV[2], 'started_at', now,
   'attempts', attempts, 'free_start', '0', 'next_attempt_at', '', 'version', now)
 redis.call('HSETNX', t, 'first_started_at', now)

@@ -14,7 +14,8 @@ from starlette.responses import Response
 
 from actors.operation import REGISTRY
 from certq import metrics as metrics_
-from certq.errors import Forbidden, TaskNotFound
+from certq.clock import ms_to_rfc3339
+from certq.errors import CaNotCreated, Forbidden
 from service.outage import backing
 from service.services import services
 
@@ -80,8 +81,8 @@ async def ca_pem(request: Request) -> Response:
     with backing("PostgreSQL"):
         pem = await services(request).ca.certificate_pem()
     if pem is None:
-        raise TaskNotFound(
-            "the service CA has not been created yet (no worker has run)"
+        raise CaNotCreated(
+            "the service CA is created when the first worker starts; none has yet"
         )
 
     return Response(pem, media_type="application/x-pem-file")
@@ -105,9 +106,19 @@ async def queues(request: Request) -> Response:
             "messages": depths,
             "running": snapshot.running,
             "worker_slots": snapshot.worker_slots,
-            "workers": snapshot.workers,
+            "workers": [_worker_view(w) for w in snapshot.workers],
         }
     )
+
+
+def _worker_view(info: dict[str, Any]) -> dict[str, Any]:
+    # Workers beat in epoch ms; the API speaks RFC 3339 like everywhere else.
+    times: dict[str, Any] = {
+        name: ms_to_rfc3339(int(info[name]))
+        for name in ("started_at", "seen_at")
+        if name in info
+    }
+    return {**info, **times}
 
 
 async def metrics(request: Request) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import math
 import uuid
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ import asyncpg
 import orjson
 import redis.exceptions
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -24,6 +25,9 @@ from actors.operation import REGISTRY, OperationSpec
 from certq import metrics
 from certq.clock import ms_to_datetime, now_ms
 from certq.errors import (
+    Forbidden,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
     ResultExpired,
     ResultNotReady,
     TaskAlreadyFinished,
@@ -36,10 +40,10 @@ from certq.script_calls import NewTask
 from certq.states import TERMINAL, Priority, TaskStatus
 from certq.task_record import TaskRecord
 from certq.task_repository import TaskFilter, TaskRow
-from certq.task_store import QueueSnapshot
+from certq.task_store import IdempotencyClaim, QueueSnapshot
 from service.body import find_unstorable, read_json
 from service.estimate import estimate_seconds
-from service.models import SubmitRequest
+from service.models import ListQuery, SubmitRequest, in_utc
 from service.outage import backing
 from service.services import Services, base_url, services
 from service.views import (
@@ -54,6 +58,8 @@ log = structlog.get_logger(__name__)
 
 _JSON = "application/json"
 _IDEMPOTENCY_TTL_SECONDS = 86_400
+#: How long a replay waits for the first request of its key to be recorded.
+_IN_FLIGHT_WAIT_SECONDS = 2.0
 _RESULT_CHUNK_BYTES = 64 * 1024
 
 
@@ -129,7 +135,7 @@ def _validate_params(
             "the params hold values that cannot be stored", unstorable
         )
     try:
-        params = spec.params_model.model_validate(request_.params)
+        params = spec.parse(request_.params)
     except ValidationError as error:
         raise ValidationFailed(
             f"the params of {spec.task_type} are not valid",
@@ -160,9 +166,10 @@ async def submit_task(request: Request) -> Response:
     idempotency_key = request.headers.get("idempotency-key")
     task_id = str(uuid.uuid4())
     if idempotency_key:
-        existing = await _claim_idempotency(svc, owner, idempotency_key, task_id)
+        claim = IdempotencyClaim(task_id, _fingerprint(submit))
+        existing = await _claim_idempotency(svc, owner, idempotency_key, claim)
         if existing is not None:
-            return await _replay(request, svc, owner, existing)
+            return await _replay(request, svc, owner, existing, claim)
 
     estimate = estimate_seconds(spec, size, submit.priority, await _snapshot(svc))
     task = _new_task(svc, submit, spec, owner, task_id, estimate, request)
@@ -180,9 +187,16 @@ async def submit_task(request: Request) -> Response:
     return _accepted(request, task)
 
 
+def _fingerprint(submit: SubmitRequest) -> str:
+    canonical = orjson.dumps(
+        submit.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(canonical).hexdigest()[:32]
+
+
 async def _claim_idempotency(
-    svc: Services, owner: ApiKeyOwner, key: str, task_id: str
-) -> str | None:
+    svc: Services, owner: ApiKeyOwner, key: str, claim: IdempotencyClaim
+) -> IdempotencyClaim | None:
     if len(key) > 255:
         raise ValidationFailed(
             "the Idempotency-Key header is too long",
@@ -190,17 +204,39 @@ async def _claim_idempotency(
         )
     with backing("Redis"):
         return await svc.tasks.claim_idempotency_key(
-            owner.user_id, key, task_id, _IDEMPOTENCY_TTL_SECONDS
+            owner.user_id, key, claim, _IDEMPOTENCY_TTL_SECONDS
         )
 
 
 async def _replay(
-    request: Request, svc: Services, owner: ApiKeyOwner, task_id: str
+    request: Request,
+    svc: Services,
+    owner: ApiKeyOwner,
+    existing: IdempotencyClaim,
+    claim: IdempotencyClaim,
 ) -> Response:
-    view = await _load_view(request, svc, owner, task_id)
-    return _json(
-        view, 200, {"Location": view["status_url"], "Idempotent-Replayed": "true"}
-    )
+    if existing.fingerprint != claim.fingerprint:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was first sent with a different request",
+            [{"loc": ["header", "Idempotency-Key"], "msg": "used for another request"}],
+        )
+
+    # The first request may still be between its claim and its record.
+    deadline = asyncio.get_running_loop().time() + _IN_FLIGHT_WAIT_SECONDS
+    while True:
+        try:
+            view = await _load_view(request, svc, owner, existing.task_id)
+        except TaskNotFound:
+            if asyncio.get_running_loop().time() > deadline:
+                raise IdempotencyKeyInUse(
+                    "a request with this Idempotency-Key is still being recorded; "
+                    "retry shortly"
+                ) from None
+            await asyncio.sleep(0.05)
+            continue
+        return _json(
+            view, 200, {"Location": view["status_url"], "Idempotent-Replayed": "true"}
+        )
 
 
 def _new_task(
@@ -218,7 +254,8 @@ def _new_task(
         user_id=owner.user_id,
         task_type=spec.task_type,
         priority=submit.priority,
-        params_json=orjson.dumps(submit.params),
+        params_json=orjson.dumps(spec.redact(submit.params)),
+        secrets_json=orjson.dumps(spec.secrets(submit.params)),
         max_attempts=retries + 1,
         result_ttl_seconds=submit.result_ttl or svc.settings.default_result_ttl_seconds,
         time_limit_ms=int(spec.time_limit_seconds * 1000),
@@ -454,26 +491,12 @@ async def get_events(request: Request) -> Response:
     return _json({"task_id": task_id, "events": [event_view(e) for e in events]})
 
 
-class ListQuery(BaseModel):
-    """The query of `GET /tasks`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    user_id: str | None = Field(None, max_length=200)
-    status: TaskStatus | None = None
-    task_type: str | None = Field(None, max_length=100)
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-    limit: int = Field(50, ge=1, le=500)
-    cursor: str | None = Field(None, max_length=200)
-
-
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         created, _, task_id = (
             base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
         )
-        return datetime.fromisoformat(created), str(uuid.UUID(task_id))
+        return in_utc(datetime.fromisoformat(created)), str(uuid.UUID(task_id))
     except ValueError:
         raise ValidationFailed(
             "the cursor is not one this API gave out",
@@ -496,14 +519,8 @@ async def list_tasks(request: Request) -> Response:
         raise ValidationFailed(
             "the query is not valid", _validation_errors(error, ("query",))
         ) from None
-    if any(
-        d is not None and d.tzinfo is None
-        for d in (query.created_after, query.created_before)
-    ):
-        raise ValidationFailed(
-            "times need an offset",
-            [{"loc": ["query", "created_after"], "msg": "RFC 3339 with offset"}],
-        )
+    if not owner.is_admin and query.user_id not in (None, owner.user_id):
+        raise Forbidden("a user key sees only its own tasks; drop user_id")
 
     user_id = query.user_id if owner.is_admin else owner.user_id
     filters = TaskFilter(

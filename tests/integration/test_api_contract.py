@@ -263,3 +263,31 @@ def test_history_filters_and_pages_with_a_cursor(api: Api) -> None:
     assert all(i["task_type"] == "diagnostic.echo" for i in first["items"])
     bad = api.client.get("/tasks", params={"status": "sleeping"})
     assert bad.status_code == 422
+
+
+def test_history_refuses_nul_and_times_outside_the_calendar_with_422(
+    api: Api,
+) -> None:
+    """Regression: these reached PostgreSQL and came back as 500."""
+    bad_queries = [
+        {"task_type": "\x00"},
+        {"created_after": "9999-12-31T23:59:59-14:00"},
+        {"created_before": "0001-01-01T00:00:00+14:00"},
+        {"created_after": "2026-01-01T00:00:00"},
+    ]
+
+    answers = [api.client.get("/tasks", params=q) for q in bad_queries]
+
+    assert [a.status_code for a in answers] == [422] * len(bad_queries)
+    assert all(a.json()["errors"][0]["loc"][0] == "query" for a in answers)
+
+
+def test_user_key_naming_another_user_is_403_and_its_own_is_fine(
+    api: Api,
+) -> None:
+    """A user key never silently drops a user_id filter it may not use."""
+    other = api.client.get("/tasks", params={"user_id": "bob"})
+    own = api.client.get("/tasks", params={"user_id": "alice"})
+
+    assert other.status_code == 403
+    assert own.status_code == 200

@@ -102,3 +102,45 @@ def test_error_message_with_emoji_is_kept_on_a_failed_task(api: Api) -> None:
     assert task["error"]["message"] == message
     events = api.events_until(task_id, "failed")
     assert events[-1]["detail"]["message"] == message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rb'{"task_type": "diagnostic.noop", "params": {}, "\ud800": 1}',
+        rb'{"task_type": "diagnostic.sleep", "params": {"\ud800": 1}}',
+        rb'{"task_type": "diagnostic.echo", "params": {"data": {"\udfff": 1}}}',
+    ],
+    ids=["top-level-key", "params-key", "data-key"],
+)
+def test_lone_surrogate_in_a_key_is_refused_with_a_readable_422(
+    api: Api, body: bytes
+) -> None:
+    """Regression: the 422 quoted the key in `loc` and failed to encode (500)."""
+    status = _post_raw(api, body)
+
+    assert status == 422
+
+
+def test_number_past_every_limit_is_422_with_an_errors_list(api: Api) -> None:
+    """A 5000-digit integer and 1e400 are valid JSON: 422, never a parser 400."""
+    for number in (b"9" * 5000, b"1e400", b"-" + b"9" * 30):
+        body = b'{"task_type": "diagnostic.echo", "params": {"data": ' + number + b"}}"
+
+        response = api.client.post(
+            "/tasks", content=body, headers={"Content-Type": "application/json"}
+        )
+
+        assert response.status_code == 422, number[:20]
+        assert response.json()["errors"][0]["loc"] == []
+
+
+def test_compressed_body_is_415(api: Api) -> None:
+    """A Content-Encoding certq does not decode is refused, not misread as text."""
+    response = api.client.post(
+        "/tasks",
+        content=b"\x1f\x8b\x08\x00",
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+
+    assert response.status_code == 415

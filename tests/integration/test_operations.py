@@ -5,6 +5,7 @@ from __future__ import annotations
 import certifi
 import httpx
 import psycopg
+import redis
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -162,9 +163,13 @@ def test_echo_and_noop_complete(api: Api) -> None:
 
 
 def test_key_passphrase_is_never_stored_or_shown_but_encrypts_the_key(
-    api: Api, database_url: str
+    api: Api, cluster: Cluster, database_url: str
 ) -> None:
-    """The generated key comes back encrypted; the passphrase is redacted."""
+    """The generated key comes back encrypted; the passphrase is redacted.
+
+    Regression: the passphrase stayed in clear in the Redis task hash for the
+    whole result TTL.
+    """
     params = {"common_name": "secret.example.test", "key_passphrase": "correct horse"}
 
     task = api.wait_done(api.submit("certificate.issue", params))
@@ -183,3 +188,7 @@ def test_key_passphrase_is_never_stored_or_shown_but_encrypts_the_key(
         task["result"]["certificate_pem"].encode()
     )
     assert key.public_key() == certificate.public_key()
+    with redis.Redis.from_url(cluster.redis_url) as client:
+        live = client.hgetall(f"{cluster.namespace}:task:{task['task_id']}")
+    assert live, "the live state is still in Redis"
+    assert not any(b"correct horse" in value for value in live.values())

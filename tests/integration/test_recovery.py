@@ -64,7 +64,10 @@ def test_worker_killed_mid_task_loses_no_work(bare: Cluster, database_url: str) 
     assert [t["status"] for t in finished] == ["completed"] * 4
     assert finished[0]["attempts"] == 2
     assert finished[0]["result"]["resumed_at"] > 0
-    assert "worker_lost" in _kinds(api, a, "completed")
+    events = api.events_until(a, "completed")
+    assert "worker_lost" in [e["kind"] for e in events]
+    starts = [e["detail"]["resumed"] for e in events if e["kind"] == "started"]
+    assert starts == [False, True], "the second run resumed from its checkpoint"
     assert _history_rows(database_url, [a, *others]) == 4
 
 

@@ -6,13 +6,16 @@ Case hostile-text: NUL, lone surrogates and broken bodies must get a clear
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from starlette.requests import Request
-from starlette.types import Message
+from starlette.types import Message, Receive
 
+import service.body
 from certq.errors import (
+    BodyTimedOut,
     BodyTooLarge,
     InvalidRequest,
     RequestError,
@@ -42,6 +45,16 @@ def _request(
     async def receive() -> Message:
         return messages.pop(0)
 
+    scope = {"type": "http", "method": "POST", "path": "/tasks", "headers": headers}
+    return Request(scope, receive)
+
+
+def _declaring(content_length: int, receive: Receive) -> Request:
+    """A JSON request that declares `content_length` and reads from `receive`."""
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(content_length).encode()),
+    ]
     scope = {"type": "http", "method": "POST", "path": "/tasks", "headers": headers}
     return Request(scope, receive)
 
@@ -112,18 +125,8 @@ async def test_declared_length_over_the_limit_is_refused_before_reading() -> Non
     async def receive() -> Message:
         raise AssertionError("the body must not be read")
 
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/tasks",
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(MAX_BYTES + 1).encode()),
-        ],
-    }
-
     with pytest.raises(BodyTooLarge) as raised:
-        await read_json(Request(scope, receive), MAX_BYTES)
+        await read_json(_declaring(MAX_BYTES + 1, receive), MAX_BYTES)
 
     assert raised.value.status == 413
     assert str(MAX_BYTES) in raised.value.detail
@@ -262,6 +265,43 @@ async def test_integers_beyond_64_bits_are_kept_exactly_or_refused() -> None:
 
     assert parsed == {"data": big}
     assert isinstance(parsed["data"], int)
+
+
+async def test_integer_of_thousands_of_digits_is_422_not_a_parser_fault() -> None:
+    """Regression: 5000 digits hit Python's int limit and answered 400."""
+    raw = b'{"data": ' + b"7" * 5000 + b"}"
+
+    error = await _refusal(raw, max_bytes=10_000)
+
+    assert isinstance(error, ValidationFailed)
+    assert "64-bit range" in error.detail
+
+
+async def test_compressed_body_is_refused_with_415() -> None:
+    """A Content-Encoding certq does not decode is refused, not misread."""
+    request = _request([b"\x1f\x8b"], "application/json")
+    request.scope["headers"].append((b"content-encoding", b"gzip"))
+
+    with pytest.raises(UnsupportedMediaType):
+        await read_json(request, MAX_BYTES)
+
+
+async def test_body_that_stops_arriving_is_refused_with_408(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Regression: a Content-Length longer than the body held the request open."""
+    monkeypatch.setattr(service.body, "BODY_TIMEOUT_SECONDS", 0.05)
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": b'{"da', "more_body": True}
+
+    with pytest.raises(BodyTimedOut):
+        await read_json(_declaring(100, receive), MAX_BYTES)
 
 
 # Text no store can hold, and nesting

@@ -94,15 +94,29 @@ async def test_every_request_error_maps_to_its_status_and_title(
 
     response = await request_error(_request(), error)
 
-    assert 400 <= error_class.status < 600
-    assert response.status_code == error_class.status
-    assert response.media_type == PROBLEM_JSON
-    assert _body(response) == {
+    expected = {
         "type": PROBLEM_TYPE_BASE + str(error_class.status),
         "title": error_class.title,
         "status": error_class.status,
         "detail": "the offending value was 'x'",
     }
+    if error_class.status == 422:
+        # A 422 always lists its errors, even one about the whole body.
+        expected["errors"] = [{"loc": [], "msg": "the offending value was 'x'"}]
+    assert 400 <= error_class.status < 600
+    assert response.status_code == error_class.status
+    assert response.media_type == PROBLEM_JSON
+    assert _body(response) == expected
+
+
+async def test_problem_quoting_a_lone_surrogate_is_still_valid_json() -> None:
+    """Regression: a 422 whose `loc` held the client's bad key answered 500."""
+    error = ValidationFailed("bad key", [{"loc": ["params", "\ud800"], "msg": "x"}])
+
+    response = await request_error(_request(), error)
+
+    assert response.status_code == 422
+    assert _body(response)["errors"][0]["loc"] == ["params", "\ufffd"]
 
 
 async def test_validation_errors_list_each_offending_field() -> None:
