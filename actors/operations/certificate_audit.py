@@ -33,6 +33,7 @@ from pydantic import (
 
 from actors.operation import JsonValue, OperationContext, operation
 from actors.operations.issuance import describe_key
+from actors.operations.x509_input import PARSE_ERRORS, oid_name
 from certq.errors import PermanentError
 
 Finding = Literal[
@@ -150,7 +151,7 @@ def audit_block(
     try:
         certificate = x509.load_pem_x509_certificate(block.encode())
         return _describe(index, certificate, checked_at, expiring_within_days)
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except PARSE_ERRORS as exc:
         # cryptography parses lazily, so a bad field may only fail when read.
         return _parse_error_entry(index, exc)
 
@@ -177,7 +178,7 @@ def _describe(
         "not_before": certificate.not_valid_before_utc.isoformat(),
         "not_after": certificate.not_valid_after_utc.isoformat(),
         "key": describe_key(certificate.public_key()),
-        "signature_algorithm": _signature_algorithm(certificate),
+        "signature_algorithm": oid_name(certificate.signature_algorithm_oid),
         "fingerprint_sha256": certificate.fingerprint(hashes.SHA256()).hex(),
         "findings": findings,
         "error": None,
@@ -256,14 +257,6 @@ def _is_ca(certificate: x509.Certificate) -> bool:
         return False
 
     return constraints.value.ca
-
-
-def _signature_algorithm(certificate: x509.Certificate) -> str:
-    oid = certificate.signature_algorithm_oid
-    # cryptography exposes an OID's registered name only as `_name`.
-    name = oid._name
-
-    return oid.dotted_string if name == "Unknown OID" else name
 
 
 def _totals(entries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 import certifi
 from cryptography import x509
@@ -23,11 +23,19 @@ from cryptography.x509.verification import (
     Store,
     VerificationError,
 )
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from actors.operation import OperationContext, operation
 from actors.operations.certificate_audit import split_certificate_blocks
-from actors.operations.issuance import dns_name_problem
+from actors.operations.names import dns_name_problem, is_ip_address
+from actors.operations.x509_input import PARSE_ERRORS, read_names_and_extensions
 from certq.errors import PermanentError
 
 _BEGIN = "-----BEGIN CERTIFICATE-----"
@@ -36,6 +44,22 @@ _TLS_USAGES = {
     ExtendedKeyUsageOID.CLIENT_AUTH,
     ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
 }
+
+
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError(
+            f"at {value.isoformat()} falls outside years 1-9999 once converted to UTC"
+        ) from None
+
+
+CheckTime = Annotated[
+    AwareDatetime,
+    AfterValidator(_in_utc),
+    Field(description="when to judge validity; converted to UTC; default now"),
+]
 
 
 class VerifyParams(BaseModel):
@@ -47,11 +71,11 @@ class VerifyParams(BaseModel):
     intermediates_pem: str | None = Field(default=None, max_length=1024 * 1024)
     hostname: str | None = Field(default=None, min_length=1, max_length=253)
     trust_roots: str = Field(default="mozilla", max_length=5 * 1024 * 1024)
-    at: AwareDatetime | None = None
+    at: CheckTime | None = None
 
     @model_validator(mode="after")
     def _readable_names(self) -> Self:
-        if self.hostname is not None and not _is_ip_address(self.hostname):
+        if self.hostname is not None and not is_ip_address(self.hostname):
             problem = dns_name_problem(self.hostname, allow_wildcard=False)
             if problem:
                 raise ValueError(f"hostname {problem}")
@@ -75,7 +99,7 @@ def verify_chain(ctx: OperationContext, params: VerifyParams) -> dict[str, Any]:
     leaf = _load_leaf(params.leaf_pem)
     intermediates = _load_intermediates(params.intermediates_pem)
     roots = _trust_roots(params.trust_roots)
-    checked_at = (params.at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    checked_at = params.at or dt.datetime.now(dt.UTC)
 
     ctx.progress(1, "verifying", 2)
     builder = PolicyBuilder().store(Store(roots)).time(checked_at)
@@ -142,19 +166,10 @@ def _result(
 
 
 def _subject(hostname: str) -> x509.verification.Subject:
-    if _is_ip_address(hostname):
+    if is_ip_address(hostname):
         return x509.IPAddress(ipaddress.ip_address(hostname))
 
     return x509.DNSName(hostname)
-
-
-def _is_ip_address(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-
-    return True
 
 
 def _load_leaf(pem: str) -> x509.Certificate:
@@ -183,9 +198,11 @@ def _mozilla_roots() -> list[x509.Certificate]:
     roots = []
     for block in split_certificate_blocks(certifi.contents()):
         try:
-            roots.append(x509.load_pem_x509_certificate(block.encode()))
-        except ValueError:
+            root = x509.load_pem_x509_certificate(block.encode())
+            read_names_and_extensions(root)
+        except PARSE_ERRORS:
             continue
+        roots.append(root)
 
     return roots
 
@@ -199,8 +216,21 @@ def _load_intermediates(pem: str | None) -> list[x509.Certificate]:
 
 def _load_certificates(pem: str, what: str) -> list[x509.Certificate]:
     try:
-        return x509.load_pem_x509_certificates(pem.encode())
+        certificates = x509.load_pem_x509_certificates(pem.encode())
     except ValueError as exc:
         raise PermanentError(
             f"{what} does not hold readable PEM certificates: {exc}"
         ) from exc
+
+    # Read now what verification and the result read later, so that a field
+    # cryptography cannot parse fails here, once, naming the certificate.
+    for index, certificate in enumerate(certificates):
+        try:
+            read_names_and_extensions(certificate)
+        except PARSE_ERRORS as exc:
+            raise PermanentError(
+                f"{what} certificate {index} has a name or extension that "
+                f"cannot be read: {exc}"
+            ) from exc
+
+    return certificates

@@ -1,12 +1,11 @@
-"""Issuing one certificate: names, key generation and the result entry.
+"""Issuing one certificate: the subject, key generation and the result entry.
 
-Shared by certificate.issue and certificate.bulk_issue so that both validate
-names and shape their results the same way.
+Shared by certificate.issue and certificate.bulk_issue so that both check
+names (by `actors.operations.names`) and shape their results the same way.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from cryptography import x509
@@ -17,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from actors.operations.names import CommonName, DnsNames, dns_name_problem
 from certq.ca import CertificateAuthority, issue_certificate
 
 KeyType = Literal["rsa2048", "rsa3072", "rsa4096", "ec-p256", "ec-p384", "ed25519"]
@@ -27,40 +27,32 @@ GeneratedKey = (
 #: What the result says instead of a key that was generated but not returned.
 KEY_DISCARDED = "discarded: no key_passphrase given"
 
-_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)", re.IGNORECASE)
-_MAX_DNS_NAME_LENGTH = 253
+# cryptography's PEM encryption refuses longer passwords with a ValueError.
+_MAX_PASSPHRASE_BYTES = 1023
 
 
-def dns_name_problem(value: str, *, allow_wildcard: bool) -> str | None:
-    """Why `value` is not a valid DNS name, or None when it is."""
-    labels = value.split(".")
-    if allow_wildcard and labels[0] == "*" and len(labels) > 1:
-        labels = labels[1:]
-
-    if len(value) > _MAX_DNS_NAME_LENGTH:
-        return f"DNS name {value!r} is longer than {_MAX_DNS_NAME_LENGTH} characters"
-    if not all(_LABEL.fullmatch(label) for label in labels):
-        return (
-            f"{value!r} is not a DNS name: labels are 1-63 letters, digits or "
-            "hyphens, not starting or ending with a hyphen"
+def _check_passphrase(value: str) -> str:
+    size_bytes = len(value.encode())
+    if size_bytes > _MAX_PASSPHRASE_BYTES:
+        # The passphrase is secret, so the message names its size only.
+        raise ValueError(
+            f"key_passphrase is {size_bytes} bytes in UTF-8; "
+            f"the limit is {_MAX_PASSPHRASE_BYTES}"
         )
-
-    return None
-
-
-def _check_dns_name(value: str) -> str:
-    problem = dns_name_problem(value, allow_wildcard=True)
-    if problem:
-        raise ValueError(problem)
 
     return value
 
 
-DnsName = Annotated[str, AfterValidator(_check_dns_name)]
-CommonName = Annotated[str, Field(min_length=1, max_length=64)]
 ValidityDays = Annotated[int, Field(ge=1, le=825)]
-Passphrase = Annotated[str, Field(min_length=8, max_length=1024)]
-DnsNames = Annotated[list[DnsName], Field(max_length=100)]
+Passphrase = Annotated[
+    str,
+    Field(
+        min_length=8,
+        max_length=_MAX_PASSPHRASE_BYTES,
+        description=f"8 characters to {_MAX_PASSPHRASE_BYTES} bytes in UTF-8",
+    ),
+    AfterValidator(_check_passphrase),
+]
 
 
 class Subject(BaseModel):
@@ -79,7 +71,7 @@ def names_for_certificate(common_name: str, dns_names: list[str]) -> list[str]:
     if dns_names:
         return dns_names
     if dns_name_problem(common_name, allow_wildcard=True) is None:
-        return [common_name]
+        return [common_name.lower()]
 
     return []
 

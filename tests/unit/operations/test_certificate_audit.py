@@ -15,8 +15,10 @@ from pydantic import ValidationError
 
 from actors.operations import certificate_audit
 from actors.operations.certificate_audit import AuditParams, audit
+from certq.ca import issue_certificate
 from certq.errors import PermanentError, Preempted
-from tests.unit.operations.fake_context import FakeContext
+from tests.unit.operations import malformed
+from tests.unit.operations.fake_context import FakeContext, shared_ca
 
 NOW = dt.datetime.now(dt.UTC)
 # DER of the AlgorithmIdentifier OIDs sha256WithRSAEncryption and
@@ -58,6 +60,20 @@ def _sha1_pem() -> str:
         der.replace(SHA256_WITH_RSA, SHA1_WITH_RSA)
     )
     return relabelled.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _unreadable_pem(old: bytes, new: bytes) -> str:
+    ca = shared_ca()
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = ["www.example.com", malformed.PLACEHOLDER_DNS_NAME]
+    good = issue_certificate(ca, key.public_key(), malformed.PLACEHOLDER_CN, names, 30)
+    der = malformed.resigned_der(good, ca.private_key, old, new)
+
+    return (
+        x509.load_der_x509_certificate(der)
+        .public_bytes(serialization.Encoding.PEM)
+        .decode()
+    )
 
 
 def _findings(pem: str, **params: Any) -> list[str]:
@@ -114,6 +130,31 @@ def test_malformed_entry_yields_parse_error_finding() -> None:
     assert findings == [[], ["parse_error"], []]
     assert "certificate 1 could not be parsed" in result["certificates"][1]["error"]
     assert result["totals"]["findings_by_kind"]["parse_error"] == 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "error"),
+    [
+        (malformed.UTF8_CN, malformed.BIT_STRING_CN, "X500_UNIQUE_IDENTIFIER"),
+        (malformed.DNS_SAN, malformed.X400_SAN, "x400Address"),
+    ],
+    ids=["bit_string_common_name", "x400_address_san"],
+)
+def test_fields_cryptography_cannot_read_are_parse_errors(
+    old: bytes, new: bytes, error: str
+) -> None:
+    """A field cryptography cannot read is that entry's parse error.
+
+    Regression: a BIT STRING common name (TypeError) or an x400Address SAN
+    (UnsupportedGeneralNameType) failed the whole audit, which was retried.
+    """
+    bundle = _pem() + _unreadable_pem(old, new) + _pem()
+
+    result = audit(FakeContext(), AuditParams(pem_bundle=bundle))
+
+    findings = [entry["findings"] for entry in result["certificates"]]
+    assert findings == [[], ["parse_error"], []]
+    assert error in result["certificates"][1]["error"]
 
 
 def test_block_without_end_marker_is_a_parse_error() -> None:

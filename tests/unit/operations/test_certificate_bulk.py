@@ -152,3 +152,44 @@ def test_bulk_resumed_at_the_end_issues_nothing_more(issued_names: list[str]) ->
 
     assert result == done
     assert issued_names == ["host0.example", "host1.example"]
+
+
+@pytest.mark.parametrize(
+    ("subject", "reason"),
+    [
+        ({"common_name": "é" * 64}, "128 bytes in UTF-8"),
+        ({"common_name": "a\nb"}, "a control or line-break character"),
+        ({"common_name": "x.test", "dns_names": ["x.test", "X.test"]}, "more than"),
+        ({"common_name": "x.test", "dns_names": ["10.0.0.1"]}, "IP address"),
+    ],
+)
+def test_params_refuse_a_bad_subject_naming_its_place(
+    subject: dict[str, Any], reason: str
+) -> None:
+    """Every subject is held to the name rules at submit time, by its index.
+
+    Regression: a CN of 64 "é" passed, then failed the whole bulk at signing.
+    """
+    subjects = [{"common_name": "ok.example"}, subject]
+
+    with pytest.raises(ValidationError, match=reason) as caught:
+        BulkIssueParams.model_validate({"subjects": subjects})
+
+    assert caught.value.errors()[0]["loc"][:2] == ("subjects", 1)
+
+
+def test_params_refuse_passphrase_over_1023_utf8_bytes() -> None:
+    """Regression: such a passphrase failed key encryption on every attempt."""
+    params = {"subjects": [{"common_name": "a.example"}], "key_passphrase": "é" * 600}
+
+    with pytest.raises(ValidationError, match="1200 bytes in UTF-8"):
+        BulkIssueParams.model_validate(params)
+
+
+def test_bulk_issues_subjects_at_the_utf8_limit() -> None:
+    """A common name of 64 UTF-8 bytes is issued, not refused at signing."""
+    params = BulkIssueParams.model_validate({"subjects": [{"common_name": "é" * 32}]})
+
+    result = bulk_issue(FakeContext(), params)
+
+    assert result["certificates"][0]["subject"] == "CN=" + "é" * 32

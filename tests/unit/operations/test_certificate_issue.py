@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -252,3 +253,111 @@ def test_progress_ends_with_done() -> None:
         "done",
     ]
     assert ctx.progress_calls[-1][0] == ctx.progress_calls[-1][2] == 2
+
+
+def test_params_refuse_common_name_over_64_utf8_bytes() -> None:
+    """The common name is measured in UTF-8 bytes, as cryptography does.
+
+    Regression: 64 "é" passed the 64-character limit, then cryptography
+    refused the 128 bytes at signing, a ValueError retried four times.
+    """
+    params = {"common_name": "é" * 64}
+
+    with pytest.raises(ValidationError, match="128 bytes in UTF-8; the limit is 64"):
+        IssueParams.model_validate(params)
+
+
+def test_common_name_of_64_utf8_bytes_is_issued() -> None:
+    """The byte limit is cryptography's own, so a name at the limit signs."""
+    params = IssueParams.model_validate({"common_name": "é" * 32})
+
+    entry = issue(FakeContext(), params)
+
+    common_names = _certificate(entry).subject.get_attributes_for_oid(
+        NameOID.COMMON_NAME
+    )
+    assert [attribute.value for attribute in common_names] == ["é" * 32]
+
+
+@pytest.mark.parametrize(
+    ("common_name", "reason"),
+    [(" ", "blank"), ("\t\n", "U+0009"), ("a\nb", "U+000A"), ("a\x1bb", "U+001B")],
+)
+def test_params_refuse_blank_or_control_character_common_names(
+    common_name: str, reason: str
+) -> None:
+    """Regression: a blank name and one holding a newline were issued as given."""
+    params = {"common_name": common_name}
+
+    with pytest.raises(ValidationError, match=re.escape(reason)):
+        IssueParams.model_validate(params)
+
+
+@pytest.mark.parametrize("name", ["10.0.0.1", "192.168.1", "::1", "a b.example"])
+def test_params_refuse_dns_names_that_are_not_host_names(name: str) -> None:
+    """Regression: "10.0.0.1" was accepted and issued as a DNS SAN."""
+    params = {"common_name": "a.example", "dns_names": ["a.example", name]}
+
+    with pytest.raises(ValidationError, match="DNS name"):
+        IssueParams.model_validate(params)
+
+
+@pytest.mark.parametrize(
+    "dns_names", [["x.test", "x.test"], ["x.test", "y.test", "X.Test"]]
+)
+def test_params_refuse_a_dns_name_given_twice(dns_names: list[str]) -> None:
+    """Regression: duplicates became duplicate SANs (DNS:x.test, DNS:x.test)."""
+    params = {"common_name": "x.test", "dns_names": dns_names}
+
+    with pytest.raises(ValidationError, match=re.escape("'x.test' more than once")):
+        IssueParams.model_validate(params)
+
+
+def test_dns_names_and_a_copied_common_name_are_issued_lower_cased() -> None:
+    """DNS names are case-insensitive; certq writes them in lower case."""
+    named = IssueParams.model_validate(
+        {"common_name": "Shop.Example", "dns_names": ["Shop.Example", "*.Shop.Test"]}
+    )
+    copied = IssueParams.model_validate({"common_name": "Solo.Example"})
+
+    named_entry = issue(FakeContext(), named)
+    copied_entry = issue(FakeContext(), copied)
+
+    assert _sans(_certificate(named_entry)) == ["shop.example", "*.shop.test"]
+    assert _sans(_certificate(copied_entry)) == ["solo.example"]
+    assert copied_entry["subject"] == "CN=Solo.Example"
+
+
+@pytest.mark.parametrize(
+    ("passphrase", "size"),
+    [("a" * 1024, "at most 1023 characters"), ("é" * 600, "1200")],
+)
+def test_params_refuse_passphrase_over_1023_utf8_bytes(
+    passphrase: str, size: str
+) -> None:
+    """The passphrase is bounded by the 1023 bytes key encryption accepts.
+
+    Regression: a 1024-character passphrase was accepted, then key
+    encryption raised a ValueError on every attempt.
+    """
+    params = {"common_name": "a.example", "key_passphrase": passphrase}
+
+    with pytest.raises(ValidationError, match=size) as caught:
+        IssueParams.model_validate(params)
+
+    assert passphrase not in str(caught.value.errors()[0]["msg"])
+
+
+def test_passphrase_of_1023_bytes_encrypts_the_key() -> None:
+    """The longest passphrase the params accept is one cryptography takes."""
+    passphrase = "é" * 511 + "a"
+    params = IssueParams.model_validate(
+        {"common_name": "a.example", "key_passphrase": passphrase}
+    )
+
+    entry = issue(FakeContext(), params)
+
+    key = serialization.load_pem_private_key(
+        entry["private_key_pem"].encode(), passphrase.encode()
+    )
+    assert key.public_key() == _certificate(entry).public_key()

@@ -19,6 +19,7 @@ from certq.ca import (
     issue_certificate,
 )
 from certq.errors import PermanentError
+from tests.unit.operations import malformed
 from tests.unit.operations.fake_context import FakeContext, shared_ca
 
 
@@ -243,4 +244,121 @@ def test_leaf_pem_with_two_certificates_is_permanent_error() -> None:
     params = VerifyParams(leaf_pem=_leaf(ca, "a.example") + ca.certificate_pem.decode())
 
     with pytest.raises(PermanentError, match="intermediates_pem"):
+        verify_chain(FakeContext(), params)
+
+
+def _unreadable_leaf(ca: CertificateAuthority, old: bytes, new: bytes) -> str:
+    key = ec.generate_private_key(ec.SECP256R1())
+    good = issue_certificate(
+        ca,
+        key.public_key(),
+        malformed.PLACEHOLDER_CN,
+        ["www.example.com", malformed.PLACEHOLDER_DNS_NAME],
+        30,
+    )
+
+    der = malformed.resigned_der(good, ca.private_key, old, new)
+
+    return _pem(x509.load_der_x509_certificate(der))
+
+
+@pytest.mark.parametrize(
+    "at", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"]
+)
+def test_params_refuse_check_times_outside_the_range_in_utc(at: str) -> None:
+    """A check time must stay within years 1-9999 when converted to UTC.
+
+    Regression: such a time passed, then overflowed converting to UTC, an
+    OverflowError retried four times.
+    """
+    params = {"leaf_pem": "x", "at": at}
+
+    with pytest.raises(ValidationError, match="outside years 1-9999"):
+        VerifyParams.model_validate(params)
+
+
+def test_params_convert_the_check_time_to_utc() -> None:
+    """An offset time is held as the same instant in UTC."""
+
+    params = VerifyParams.model_validate_json(
+        '{"leaf_pem": "x", "at": "2030-01-01T08:00:00+14:00"}'
+    )
+
+    assert params.at == dt.datetime(2029, 12, 31, 18, 0, tzinfo=dt.UTC)
+    assert params.at is not None and params.at.utcoffset() == dt.timedelta(0)
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59Z"])
+def test_check_times_at_the_ends_of_the_range_give_a_result(at: str) -> None:
+    """The extreme accepted times run to a normal "not valid" result."""
+    ca = shared_ca()
+    params = VerifyParams.model_validate(
+        {
+            "leaf_pem": _leaf(ca, "www.example.com"),
+            "trust_roots": ca.certificate_pem.decode(),
+            "at": at,
+        }
+    )
+
+    result = verify_chain(FakeContext(), params)
+
+    assert result["valid"] is False
+    assert "not valid at validation time" in result["reason"]
+
+
+@pytest.mark.parametrize("hostname", ["\u212a.example", "10.1", "a b.example"])
+def test_params_refuse_hostnames_that_are_not_host_names(hostname: str) -> None:
+    """Non-ASCII letters, IPv4 forms like "10.1" and spaces are refused.
+
+    Regression: a Kelvin sign passed as a letter, then x509.DNSName raised
+    a retryable ValueError.
+    """
+    params = {"leaf_pem": "x", "hostname": hostname}
+
+    with pytest.raises(ValidationError, match="hostname"):
+        VerifyParams.model_validate(params)
+
+
+def test_leaf_with_a_name_cryptography_cannot_read_is_permanent_error() -> None:
+    """A leaf name cryptography cannot read fails for good, naming the leaf.
+
+    Regression: a BIT STRING common name verified, then raised a TypeError
+    while the result was written, and the task was retried.
+    """
+    ca = shared_ca()
+    leaf = _unreadable_leaf(ca, malformed.UTF8_CN, malformed.BIT_STRING_CN)
+    params = VerifyParams(
+        leaf_pem=leaf,
+        hostname="www.example.com",
+        trust_roots=ca.certificate_pem.decode(),
+    )
+
+    with pytest.raises(PermanentError, match="leaf_pem certificate 0 has a name"):
+        verify_chain(FakeContext(), params)
+
+
+def test_leaf_with_a_san_cryptography_cannot_read_is_permanent_error() -> None:
+    """A leaf SAN cryptography cannot read fails for good, naming its type.
+
+    Regression: without a hostname, an x400Address SAN raised
+    UnsupportedGeneralNameType, which was retried.
+    """
+    ca = shared_ca()
+    leaf = _unreadable_leaf(ca, malformed.DNS_SAN, malformed.X400_SAN)
+    params = VerifyParams(leaf_pem=leaf, trust_roots=ca.certificate_pem.decode())
+
+    with pytest.raises(PermanentError, match="x400Address"):
+        verify_chain(FakeContext(), params)
+
+
+def test_trust_roots_with_an_unreadable_certificate_is_permanent_error() -> None:
+    """The unreadable certificate is named by its place in trust_roots."""
+    ca = shared_ca()
+    bad = _unreadable_leaf(ca, malformed.UTF8_CN, malformed.BIT_STRING_CN)
+    params = VerifyParams(
+        leaf_pem=_leaf(ca, "www.example.com"),
+        trust_roots=ca.certificate_pem.decode() + bad,
+    )
+
+    with pytest.raises(PermanentError, match="trust_roots certificate 1"):
         verify_chain(FakeContext(), params)
