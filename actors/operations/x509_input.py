@@ -1,0 +1,34 @@
+"""Reading X.509 data that clients send: what parsing it may raise, and names.
+
+cryptography parses certificates and CSRs lazily, so a malformed field fails
+only when it is read, and not always with a ValueError. Operations catch
+exactly `PARSE_ERRORS` where they read client data, and nothing broader.
+"""
+
+from __future__ import annotations
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+
+#: What cryptography raises for a field it cannot read. TypeError comes from a
+#: name attribute of an ASN.1 type its OID does not allow (a BIT STRING common
+#: name); UnsupportedGeneralNameType from an x400Address or ediPartyName.
+PARSE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.UnsupportedGeneralNameType,
+)
+
+
+def read_names_and_extensions(certificate: x509.Certificate) -> None:
+    """Parse the subject, issuer and extensions; raise one of PARSE_ERRORS if bad."""
+    _ = certificate.subject, certificate.issuer, certificate.extensions
+
+
+def oid_name(oid: x509.ObjectIdentifier) -> str:
+    """The registered name of `oid`, or its dotted form when it has none."""
+    # cryptography exposes an OID's registered name only as `_name`.
+    name = oid._name
+
+    return oid.dotted_string if name == "Unknown OID" else name
