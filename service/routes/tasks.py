@@ -222,6 +222,10 @@ async def _replay(
         )
 
     # The first request may still be between its claim and its record.
+    # Known gap: if its web process died in that window, the key names a
+    # task that never existed and answers 409 until it expires (24 h).
+    # Storing the claim's time and taking over claims older than a request
+    # can last would close it.
     deadline = asyncio.get_running_loop().time() + _IN_FLIGHT_WAIT_SECONDS
     while True:
         try:
