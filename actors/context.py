@@ -23,7 +23,7 @@ class TaskContext:
         runtime: WorkerRuntime,
         *,
         task_id: str,
-        dispatch: str,
+        run: str,
         priority: Priority,
         attempt: int,
         resume_state: Any,
@@ -32,7 +32,7 @@ class TaskContext:
         self.attempt = attempt
         self.resume_state = resume_state
         self._runtime = runtime
-        self._dispatch = dispatch
+        self._run = run
         self._priority = priority
         self._cleanups: list[Callable[[], None]] = []
 
@@ -45,7 +45,7 @@ class TaskContext:
         """Record that `step` of `total_steps` is done."""
         self._runtime.store.progress(
             self.task_id,
-            self._dispatch,
+            self._run,
             step,
             total_steps or 0,
             message,
@@ -55,33 +55,26 @@ class TaskContext:
     def checkpoint(self, state: Any = None) -> None:
         """Store resumable state; raise if the task must stop here."""
         settings = self._runtime.settings
-        if self._runtime.shutting_down.is_set():
-            self._runtime.store.checkpoint(
-                self.task_id,
-                self._dispatch,
-                self._priority,
-                state,
-                local_preempt=False,
-                preempt_after_ms=0,
-                max_preemptions=0,
-            )
-            raise ShutdownRequested(f"worker {self._runtime.worker_id} is stopping")
-
+        # A stopping worker yields anyway: it asks only about cancel.
+        stopping = self._runtime.shutting_down.is_set()
+        claim = self._runtime.claim_local_preemption
         verdict = self._runtime.store.checkpoint(
             self.task_id,
-            self._dispatch,
+            self._run,
             self._priority,
             state,
-            local_preempt=self._runtime.claim_local_preemption(self._priority),
+            waiter=None if stopping else claim(self._priority),
             preempt_after_ms=int(settings.preempt_after_seconds * 1000),
-            max_preemptions=settings.max_preemptions,
+            max_preemptions=0 if stopping else settings.max_preemptions,
         )
         if verdict == "cancel":
             raise CancelRequested(f"task {self.task_id} was cancelled")
-        if verdict == "preempt":
-            raise Preempted(f"task {self.task_id} yields to higher-priority work")
         if verdict == "lost":
             raise Superseded(f"task {self.task_id} is no longer this run's")
+        if stopping:
+            raise ShutdownRequested(f"worker {self._runtime.worker_id} is stopping")
+        if verdict == "preempt":
+            raise Preempted(f"task {self.task_id} yields to higher-priority work")
 
     def add_cleanup(self, fn: Callable[[], None]) -> None:
         """Run `fn` if the task is cancelled or fails for good."""

@@ -9,6 +9,7 @@ step is one Lua script: one Redis round trip, audit event included.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 import dramatiq
@@ -96,10 +97,12 @@ class TaskLifecycle(dramatiq.Middleware):
             log.error("task.unknown_type")
             raise SkipMessage()
 
+        run = uuid.uuid4().hex
         outcome = self._runtime.store.start(
             task_id,
             dispatch,
             self._runtime.worker_id,
+            run,
             task_type=task_type,
             priority=priority,
             cap=self._runtime.settings.type_concurrency.get(task_type, 0),
@@ -118,23 +121,23 @@ class TaskLifecycle(dramatiq.Middleware):
             )
             raise SkipMessage()
 
-        self._begin(outcome.record, dispatch, spec, message.message_id)
+        self._begin(outcome.record, run, spec, message.message_id)
 
     def _begin(
-        self, record: TaskRecord, dispatch: str, spec: OperationSpec, message_id: str
+        self, record: TaskRecord, run: str, spec: OperationSpec, message_id: str
     ) -> None:
         structlog.contextvars.bind_contextvars(
             attempt=record.attempts, request_id=record.request_id
         )
         current.record = record
-        current.dispatch = dispatch
+        current.run = run
         current.spec = spec
         current.params = record.run_params
         current.started = time.monotonic()
         current.context = TaskContext(
             self._runtime,
             task_id=record.task_id,
-            dispatch=dispatch,
+            run=run,
             priority=record.priority,
             attempt=record.attempts,
             resume_state=record.checkpoint,
@@ -181,7 +184,7 @@ class TaskLifecycle(dramatiq.Middleware):
                 task_id=task_id,
                 task_type=spec.task_type,
                 priority=priority,
-                dispatch=dispatch,
+                token=dispatch,
                 time_limit_ms=int(spec.time_limit_seconds * 1000),
                 expected_status="pending",
                 eta_ms=eta_ms,
@@ -262,7 +265,7 @@ class TaskLifecycle(dramatiq.Middleware):
     ) -> None:
         applied = self._runtime.store.finish(
             record.task_id,
-            current.dispatch,
+            current.run,
             task_type=record.task_type,
             outcome=outcome,  # type: ignore[arg-type]
             result=result,
@@ -304,12 +307,12 @@ class TaskLifecycle(dramatiq.Middleware):
             max_ms=settings.retry_backoff_max_ms,
             jitter_ratio=settings.retry_jitter_ratio,
         )
-        self._runtime.store.requeue(
+        sent = self._send_back(
             Requeue(
                 task_id=record.task_id,
                 task_type=record.task_type,
                 priority=record.priority,
-                dispatch=current.dispatch,
+                token=current.run,
                 time_limit_ms=int(current.spec.time_limit_seconds * 1000),
                 event="retry_scheduled",
                 detail={"delay_ms": delay_ms, "error": error},
@@ -317,6 +320,9 @@ class TaskLifecycle(dramatiq.Middleware):
                 eta_ms=now_ms() + delay_ms,
             )
         )
+        if not sent:
+            return
+
         metrics.TASK_RETRIES.labels(record.task_type).inc()
         log.info(
             "task.retry_scheduled",
@@ -326,12 +332,12 @@ class TaskLifecycle(dramatiq.Middleware):
         )
 
     def _yield(self, record: TaskRecord, why: str, duration_ms: int) -> None:
-        self._runtime.store.requeue(
+        sent = self._send_back(
             Requeue(
                 task_id=record.task_id,
                 task_type=record.task_type,
                 priority=record.priority,
-                dispatch=current.dispatch,
+                token=current.run,
                 time_limit_ms=int(current.spec.time_limit_seconds * 1000),
                 event=why,
                 detail={"worker": self._runtime.worker_id},
@@ -342,7 +348,24 @@ class TaskLifecycle(dramatiq.Middleware):
                 front=True,
             )
         )
-        log.info(f"task.{why}", duration_ms=duration_ms)
+        if sent:
+            log.info(f"task.{why}", duration_ms=duration_ms)
+
+    def _send_back(self, request: Requeue) -> bool:
+        """Requeue this thread's run; False if it ended otherwise.
+
+        A cancel that waited ends the task instead (the script decides, so a
+        cancel arriving at any moment wins); its cleanups run here.
+        """
+        verdict = self._runtime.store.requeue(request)
+        if verdict == "cancelled":
+            current.context.run_cleanups()
+            metrics.TASKS_FINISHED.labels(request.task_type, "cancelled").inc()
+            log.info("task.cancelled", instead_of=request.event)
+        elif verdict == "ignored":
+            log.info("task.requeue_ignored", instead_of=request.event)
+
+        return verdict == "requeued"
 
 
 def _crash(exception: BaseException | None) -> Outcome:

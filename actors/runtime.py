@@ -22,7 +22,7 @@ from certq.clock import now_ms
 from certq.database import create_pool
 from certq.settings import Settings
 from certq.states import Priority
-from certq.worker_store import WorkerStore
+from certq.worker_store import Waiter, WorkerStore
 
 log = structlog.get_logger(__name__)
 
@@ -76,14 +76,15 @@ class WorkerRuntime:
         with self._lock:
             self._running.pop(task_id, None)
 
-    def claim_local_preemption(self, priority: Priority) -> bool:
-        """True when this process holds higher-priority work no thread can take.
+    def claim_local_preemption(self, priority: Priority) -> Waiter | None:
+        """Higher-priority work this process holds and no thread can take.
 
-        Each such prefetched message is claimed by one running task only, so
-        one waiting message never makes several tasks yield.
+        Each such prefetched message is offered to one running task only, so
+        one waiting message never makes several tasks of this process yield;
+        the checkpoint script then checks that it can really start.
         """
         if self._work_queue is None:
-            return False
+            return None
 
         rank = ACTOR_PRIORITY[priority]
         with self._lock:
@@ -93,8 +94,9 @@ class WorkerRuntime:
                 message_id = item.message.message_id
                 if item.priority < rank and message_id not in self._claimed_buffered:
                     self._claimed_buffered.add(message_id)
-                    return True
-        return False
+                    task_id, dispatch, _ = item.message.args
+                    return Waiter(task_id, dispatch)
+        return None
 
     # Heartbeat.
 

@@ -146,7 +146,7 @@ class Scheduler:
             task_id=record.task_id,
             task_type=record.task_type,
             priority=priority,
-            dispatch=record.dispatch,
+            token=record.dispatch,
             time_limit_ms=int(spec.time_limit_seconds * 1000),
             expected_status="pending",
             event=event,

@@ -34,7 +34,9 @@ POLL_MS = 500
 def run_worker(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT, then stop gracefully."""
     client = sync_client(settings.redis_url)
-    store = WorkerStore(client, RedisKeys(settings.redis_namespace))
+    store = WorkerStore(
+        client, RedisKeys(settings.redis_namespace), settings.type_concurrency
+    )
     runtime = WorkerRuntime(settings, store)
     broker = build_broker(settings, maintenance_chance=WORKER_MAINTENANCE_CHANCE)
     broker.add_middleware(TaskLifecycle(runtime))
@@ -57,7 +59,11 @@ def run_worker(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     worker.start()
-    stop.wait()
+    # Wake up now and then: a signal the kernel hands to another thread (it
+    # may, after SIGSTOP/SIGCONT) runs its Python handler only once the main
+    # thread runs again, and an untimed wait would never return to run it.
+    while not stop.wait(timeout=0.5):
+        pass
     worker.stop(timeout=int(settings.shutdown_grace_seconds * 1000))
     broker.close()
 

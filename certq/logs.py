@@ -22,6 +22,23 @@ _SHARED_PROCESSORS: list[structlog.typing.Processor] = [
 ]
 
 
+class SkippedMessagesAsDebug(logging.Filter):
+    """dramatiq's "Message ... was skipped." at debug, not warning.
+
+    certq skips messages on purpose (a stale duplicate, a slot given way to
+    higher work, a type at its cap) and logs its own debug or info event for
+    each; dramatiq's warning for the same moment would be noise.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Demote the record; keep it only where debug lines are wanted."""
+        if record.msg != "Message %s was skipped.":
+            return True
+
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
 def _renderer(settings: Settings) -> structlog.typing.Processor:
     use_console = settings.log_format == "console" or (
         settings.log_format == "auto" and sys.stderr.isatty()
@@ -44,6 +61,7 @@ def configure_logging(settings: Settings) -> None:
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(SkippedMessagesAsDebug())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())

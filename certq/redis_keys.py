@@ -44,9 +44,13 @@ class RedisKeys:
 
     namespace: str
 
+    def task_prefix(self) -> str:
+        """Prefix of the task hashes (scripts look up other tasks by it)."""
+        return f"{self.namespace}:task:"
+
     def task(self, task_id: str) -> str:
         """The hash of live state of one task."""
-        return f"{self.namespace}:task:{task_id}"
+        return self.task_prefix() + task_id
 
     def result(self, task_id: str) -> str:
         """The stored result of one task, expiring with its TTL."""
@@ -66,9 +70,13 @@ class RedisKeys:
         """Sorted set of pending task ids by the time they became runnable."""
         return f"{self.namespace}:waiting:{priority.value}"
 
+    def semaphore_prefix(self) -> str:
+        """Prefix of the per-type semaphores."""
+        return f"{self.namespace}:sem:"
+
     def semaphore(self, task_type: str) -> str:
         """Sorted set of task ids holding a concurrency slot, by slot expiry."""
-        return f"{self.namespace}:sem:{task_type}"
+        return self.semaphore_prefix() + task_type
 
     def worker_prefix(self) -> str:
         """Prefix of the per-worker liveness keys."""

@@ -58,7 +58,9 @@ class Requeue:
     task_id: str
     task_type: str
     priority: Priority
-    dispatch: str
+    #: What must still name the task: the run token while it is expected
+    #: running, the dispatch of its message while it is expected pending.
+    token: str
     time_limit_ms: int
     expected_status: str = "running"
     event: str = ""
@@ -142,7 +144,7 @@ def requeue_call(keys: RedisKeys, request: Requeue, now: int) -> ScriptCall:
             keys.waiting(request.leaves or target),
         ],
         [
-            request.dispatch,
+            request.token,
             request.expected_status,
             message.dispatch,
             message.message_id,

@@ -19,6 +19,9 @@ from certq.states import Priority
 from certq.task_record import TaskRecord
 
 CheckpointVerdict = Literal["ok", "cancel", "preempt", "lost"]
+#: What `requeue` did: sent the task back, ended it (a cancel was waiting),
+#: or nothing (the task was no longer in the state the caller expected).
+RequeueVerdict = Literal["requeued", "cancelled", "ignored"]
 
 
 def _text(value: Any) -> str:
@@ -34,12 +37,24 @@ class StartOutcome:
     record: TaskRecord | None = None
 
 
+@dataclass(frozen=True)
+class Waiter:
+    """Higher-priority work this process has fetched but no thread has taken."""
+
+    task_id: str
+    dispatch: str
+
+
 class WorkerStore:
     """The worker's side of the task hash, queues and semaphores."""
 
-    def __init__(self, client: redis.Redis, keys: RedisKeys) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: RedisKeys, caps: dict[str, int]
+    ) -> None:
         self._client = client
         self._keys = keys
+        # Scripts skip waiting work whose type is at its cap: it cannot start.
+        self._caps_json = orjson.dumps(caps)
         self._scripts = {
             name: client.register_script(source)
             for name, source in load_script_sources().items()
@@ -50,6 +65,7 @@ class WorkerStore:
         task_id: str,
         dispatch: str,
         worker_id: str,
+        run: str,
         *,
         task_type: str,
         priority: Priority,
@@ -57,7 +73,7 @@ class WorkerStore:
         slot_expiry_ms: int,
         lost_error: dict[str, Any],
     ) -> StartOutcome:
-        """Claim the task for one run (pending -> running)."""
+        """Claim the task for one run (pending -> running), named `run`."""
         k = self._keys
         reply = self._scripts["start"](
             keys=[
@@ -76,6 +92,10 @@ class WorkerStore:
                 cap,
                 slot_expiry_ms,
                 orjson.dumps(lost_error),
+                run,
+                k.task_prefix(),
+                k.semaphore_prefix(),
+                self._caps_json,
             ],
         )
         verdict = _text(reply[0])
@@ -89,7 +109,7 @@ class WorkerStore:
     def progress(
         self,
         task_id: str,
-        dispatch: str,
+        run: str,
         step: int,
         total_steps: int,
         text: str,
@@ -100,34 +120,45 @@ class WorkerStore:
         message = orjson.dumps({"at": now, "text": text}) if text else b""
         reply = self._scripts["progress"](
             keys=[self._keys.task(task_id)],
-            args=[dispatch, step, total_steps, message, now, messages_kept],
+            args=[run, step, total_steps, message, now, messages_kept],
         )
         return _text(reply) == "1"
 
     def checkpoint(
         self,
         task_id: str,
-        dispatch: str,
+        run: str,
         priority: Priority,
         state: Any,
         *,
-        local_preempt: bool,
+        waiter: Waiter | None,
         preempt_after_ms: int,
         max_preemptions: int,
     ) -> CheckpointVerdict:
-        """Store state and say whether the task may go on."""
+        """Store state and say whether the task may go on.
+
+        `waiter` is higher work this process holds: the run yields to it at
+        once if it can start. Higher work elsewhere must have waited
+        `preempt_after_ms` first. `max_preemptions` 0 never yields.
+        """
         k = self._keys
         stored = b"" if state is None else orjson.dumps(state)
+        now = now_ms()
         reply = self._scripts["checkpoint"](
             keys=[k.task(task_id), *(k.waiting(p) for p in priority.higher())],
             args=[
-                dispatch,
+                run,
                 stored,
-                now_ms() - preempt_after_ms,
+                now - preempt_after_ms,
                 max_preemptions,
-                "1" if local_preempt else "0",
+                waiter.task_id if waiter else "",
+                waiter.dispatch if waiter else "",
                 max(preempt_after_ms * 2, 1000),
                 k.claim_prefix(),
+                k.task_prefix(),
+                k.semaphore_prefix(),
+                self._caps_json,
+                now,
             ],
         )
         verdict = _text(reply)
@@ -137,7 +168,7 @@ class WorkerStore:
     def finish(
         self,
         task_id: str,
-        dispatch: str,
+        run: str,
         *,
         task_type: str,
         outcome: Literal["completed", "failed", "cancelled"],
@@ -157,7 +188,7 @@ class WorkerStore:
                 k.semaphore(task_type),
             ],
             args=[
-                dispatch,
+                run,
                 outcome,
                 now_ms(),
                 result,
@@ -168,11 +199,13 @@ class WorkerStore:
         )
         return _text(reply[0]) == "done"
 
-    def requeue(self, request: Requeue) -> bool:
-        """Return the task to pending with a fresh message; False if stale."""
+    def requeue(self, request: Requeue) -> RequeueVerdict:
+        """Return the task to pending with a fresh message, if still expected."""
         name, keys, args = requeue_call(self._keys, request, now_ms())
         reply = self._scripts[name](keys=keys, args=args)
-        return _text(reply[0]) == "requeued"
+        verdict = _text(reply[0])
+        assert verdict in ("requeued", "cancelled", "ignored")
+        return verdict  # type: ignore[return-value]
 
     def moved(
         self, task_id: str, dispatch: str, message_id: str, priority: Priority

@@ -1,9 +1,9 @@
 -- Move a running task to a terminal state, once; late calls change nothing.
 -- KEYS: task, audit, running, result, semaphore
--- ARGV: dispatch, outcome, now ms, result payload or '', ttl seconds,
+-- ARGV: run token, outcome, now ms, result payload or '', ttl seconds,
 --       error json or '', result size bytes
 local t = KEYS[1]
-local f = redis.call('HMGET', t, 'status', 'dispatch', 'id')
+local f = redis.call('HMGET', t, 'status', 'run', 'id')
 if f[1] ~= 'running' or f[2] ~= ARGV[1] then return {'ignored', f[1] or ''} end
 local detail = {}
 if ARGV[6] ~= '' then
@@ -11,7 +11,7 @@ if ARGV[6] ~= '' then
   detail = cjson.decode(ARGV[6])
 end
 end_task(t, ARGV[2], ARGV[3])
-redis.call('HSET', t, 'checkpoint', '')
+redis.call('HSET', t, 'checkpoint', '', 'run', '')
 if ARGV[2] == 'completed' then
   redis.call('HSET', t, 'percent', 100, 'result_bytes', ARGV[7])
   redis.call('SET', KEYS[4], ARGV[4], 'EX', ARGV[5])

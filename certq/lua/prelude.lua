@@ -20,3 +20,57 @@ local function end_task(task_key, status, now)
   redis.call('HSET', task_key, 'status', status, 'finished_at', now, 'version', now)
   redis.call('HDEL', task_key, 'secrets')
 end
+
+-- Whether pending task `id` could start now: its type is not at its cap.
+-- `caps` maps task types to their cap; a type it does not name has none.
+local function startable(task_prefix, sem_prefix, caps, id, now)
+  local task_type = redis.call('HGET', task_prefix .. id, 'type')
+  if not task_type then return false end
+  local cap = tonumber(caps[task_type] or 0)
+  if cap <= 0 then return true end
+  return redis.call('ZCOUNT', sem_prefix .. task_type, '(' .. now, '+inf') < cap
+end
+
+-- Due tasks of one waiting set that could start now, oldest first. Only the
+-- first 20 due are looked at: past that many capped ones, the set counts as
+-- blocked, which costs at most a late preemption.
+local function startable_waiting(waiting_key, due, task_prefix, sem_prefix, caps, now)
+  local found = {}
+  local ids = redis.call('ZRANGEBYSCORE', waiting_key, '-inf', due, 'LIMIT', 0, 20)
+  for _, id in ipairs(ids) do
+    if startable(task_prefix, sem_prefix, caps, id, now) then table.insert(found, id) end
+  end
+  return found
+end
+
+-- The run on a dead worker is over. Its attempt's error is kept; then the
+-- task is cancelled if a cancel waits, failed if its attempts are spent, or
+-- pending again. Returns which.
+local function lose_run(t, audit_key, running_key, sem_key, waiting_key, worker, now,
+                        error_json)
+  local f = redis.call('HMGET', t, 'id', 'attempts', 'max_attempts', 'cancel')
+  redis.call('HDEL', running_key, f[1])
+  redis.call('ZREM', sem_key, f[1])
+  local lost = cjson.decode(error_json)
+  lost.attempt = tonumber(f[2])
+  lost.at = tonumber(now)
+  append_error(t, cjson.encode(lost))
+  redis.call('HSET', t, 'worker', '', 'run', '')
+  local ending = nil
+  if f[4] == '1' then
+    ending = 'cancelled'
+  elseif tonumber(f[2]) >= tonumber(f[3]) then
+    ending = 'failed'
+  end
+  if ending then
+    end_task(t, ending, now)
+    redis.call('EXPIRE', t, redis.call('HGET', t, 'result_ttl'))
+    emit(t, audit_key, 'worker_lost', ending, now, {worker = worker})
+    emit(t, audit_key, ending, ending, now, ending == 'failed' and lost or {})
+    return ending
+  end
+  redis.call('HSET', t, 'status', 'pending', 'version', now)
+  redis.call('ZADD', waiting_key, now, f[1])
+  emit(t, audit_key, 'worker_lost', 'pending', now, {worker = worker})
+  return 'pending'
+end

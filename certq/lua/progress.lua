@@ -1,8 +1,8 @@
 -- Record progress of a running task; step and percent never go back.
 -- KEYS: task
--- ARGV: dispatch, step, total steps, message json, now ms, messages kept
+-- ARGV: run token, step, total steps, message json, now ms, messages kept
 local t = KEYS[1]
-local f = redis.call('HMGET', t, 'status', 'dispatch', 'step', 'percent', 'messages',
+local f = redis.call('HMGET', t, 'status', 'run', 'step', 'percent', 'messages',
   'cancel', 'total_steps')
 if f[1] ~= 'running' or f[2] ~= ARGV[1] then return 'ignored' end
 local step = math.max(tonumber(ARGV[2]), tonumber(f[3] or '0'))

@@ -2,18 +2,30 @@
 -- shutdown, concurrency cap, ageing); the old message becomes stale.
 -- KEYS: task, audit, running, waiting, queue list, queue msgs, semaphore,
 --       waiting set it leaves (the same as waiting unless its priority changes)
--- ARGV: expected dispatch, expected status, new dispatch, message id,
+-- A running task with a cancel waiting ends cancelled here instead.
+-- ARGV: expected token (the run's while running, else the message's
+--       dispatch), expected status, new dispatch, message id,
 --       message data, waiting score, event kind or '', now ms, error json or '',
 --       free start '1'/'0', count preemption '1'/'0', detail json,
 --       next attempt ms or '', extra fields json, '1' to go to the queue's front,
 --       '1' to keep the time it has waited so far
 local t = KEYS[1]
-local f = redis.call('HMGET', t, 'status', 'dispatch', 'id')
+local token = ARGV[2] == 'running' and 'run' or 'dispatch'
+local f = redis.call('HMGET', t, 'status', token, 'id', 'cancel')
 if f[1] ~= ARGV[2] or f[2] ~= ARGV[1] then return {'ignored', f[1] or ''} end
 if ARGV[9] ~= '' then append_error(t, ARGV[9]) end
+if f[1] == 'running' and f[4] == '1' then
+  redis.call('HDEL', KEYS[3], f[3])
+  redis.call('ZREM', KEYS[7], f[3])
+  end_task(t, 'cancelled', ARGV[8])
+  redis.call('HSET', t, 'checkpoint', '', 'run', '', 'worker', '')
+  redis.call('EXPIRE', t, redis.call('HGET', t, 'result_ttl'))
+  emit(t, KEYS[2], 'cancelled', 'cancelled', ARGV[8], {})
+  return {'cancelled'}
+end
 if ARGV[11] == '1' then redis.call('HINCRBY', t, 'preemptions', 1) end
 redis.call('HSET', t, 'status', 'pending', 'dispatch', ARGV[3], 'message_id', ARGV[4],
-  'message_queue', KEYS[5], 'free_start', ARGV[10], 'worker', '',
+  'message_queue', KEYS[5], 'free_start', ARGV[10], 'worker', '', 'run', '',
   'next_attempt_at', ARGV[13], 'version', ARGV[8])
 for name, value in pairs(cjson.decode(ARGV[14])) do
   redis.call('HSET', t, name, tostring(value))

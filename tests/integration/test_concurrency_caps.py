@@ -78,3 +78,28 @@ def _process_running(cluster: Cluster, task_id: str) -> subprocess.Popen[bytes]:
     assert isinstance(worker_id, bytes)
     pid = int(worker_id.decode().split(":")[1])
     return next(p for p in cluster.processes if p.pid == pid)
+
+
+@pytest.mark.slow
+def test_higher_work_held_only_by_its_cap_neither_blocks_nor_preempts_lower(
+    capped: Cluster,
+) -> None:
+    """Regression: a capped normal task kept free slots from low work, and made
+    running low work yield for it again and again, though it could not start."""
+    api = Api(capped.base_url, capped.create_key("cap-lower"))
+    holder = api.submit("diagnostic.sleep", {"seconds": 15, "steps": 15})
+    api.wait_until(holder, {"running"})
+    capped_out = api.submit("diagnostic.sleep", {"seconds": 0.2, "steps": 1})
+    subjects = [{"common_name": f"h{n}.cap.test"} for n in range(40)]
+
+    low = api.submit(
+        "certificate.bulk_issue",
+        {"subjects": subjects, "key_type": "rsa2048"},
+        priority="low",
+    )
+    done = api.wait_done(low, timeout=60)
+
+    assert done["status"] == "completed"
+    assert done["preemptions"] == 0
+    assert done["finished_at"] < api.wait_done(holder, timeout=30)["finished_at"]
+    assert api.wait_done(capped_out, timeout=30)["status"] == "completed"

@@ -53,6 +53,45 @@ def preempt_at_once(
         yield cluster
 
 
+@pytest.fixture
+def slow_retries(redis_url: str, database_url: str, log_dir: Path) -> Iterator[Cluster]:
+    """One slot; a retry waits 3 s; waiting high work preempts at once."""
+    with running_cluster(
+        redis_url,
+        database_url,
+        log_dir,
+        threads=1,
+        CERTQ_PREEMPT_AFTER_SECONDS="0",
+        CERTQ_RETRY_BACKOFF_BASE_MS="3000",
+        CERTQ_RETRY_BACKOFF_MAX_MS="3000",
+        CERTQ_RETRY_JITTER_RATIO="0",
+    ) as cluster:
+        yield cluster
+
+
+@pytest.mark.slow
+def test_stale_message_of_a_cancelled_task_preempts_nothing(
+    slow_retries: Cluster,
+) -> None:
+    """Regression: the retry message of a task cancelled while it waited came
+    due in the worker's prefetch and made running low work yield for it."""
+    api = Api(slow_retries.base_url, slow_retries.create_key("stale"))
+    failing = api.submit(
+        "diagnostic.sleep", {"seconds": 0.1, "steps": 1, "fail_always": True}
+    )
+    Cluster.wait_for(
+        lambda: api.task(failing)["next_attempt_at"] is not None, 15, "a retry wait"
+    )
+    assert api.client.post(f"/tasks/{failing}/cancel").status_code == 200
+
+    low = api.submit("diagnostic.sleep", {"seconds": 6, "steps": 30}, priority="low")
+    done = api.wait_done(low, timeout=30)
+
+    assert done["status"] == "completed"
+    assert done["preemptions"] == 0
+    assert api.task(failing)["attempts"] == 1
+
+
 @pytest.mark.slow
 def test_task_is_preempted_no_more_than_max_preemptions(preempt_once: Cluster) -> None:
     """After its one allowed preemption a task keeps its slot until it ends;

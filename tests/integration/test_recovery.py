@@ -5,7 +5,9 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -117,7 +119,13 @@ def test_task_that_kills_its_worker_every_time_ends_failed(bare: Cluster) -> Non
 
     assert failed["attempts"] == 2
     assert failed["error"]["type"] == "WorkerLost"
-    assert _kinds(api, task_id, "failed").count("worker_lost") == 2
+    assert [(e["type"], e["attempt"]) for e in failed["errors"]] == [
+        ("WorkerLost", 1),
+        ("WorkerLost", 2),
+    ], "every lost attempt is kept, numbered"
+    kinds = _kinds(api, task_id, "failed")
+    assert kinds.count("worker_lost") == 2
+    assert kinds[-2:] == ["worker_lost", "failed"]
 
 
 def test_sigterm_returns_running_work_to_pending_without_losing_it(
@@ -159,3 +167,84 @@ def test_task_lost_from_redis_is_restored_from_postgresql(
     assert done["status"] == "completed"
     assert done["result"] == "survives"
     assert "restored" in _kinds(api, task_id, "completed")
+
+
+def _events_of(api: Api, task_id: str, kind: str) -> list[dict[str, Any]]:
+    return [e for e in api.events_until(task_id, kind) if e["kind"] == kind]
+
+
+@pytest.mark.slow
+def test_run_of_a_worker_taken_for_dead_cannot_finish_the_task(bare: Cluster) -> None:
+    """A frozen worker's run, once its task runs elsewhere, changes nothing.
+
+    Regression: both runs shared one token, so the first to end won: the
+    frozen run's late finish completed the task while its second attempt
+    still ran, and that attempt was then cut off.
+    """
+    api = Api(bare.base_url, bare.create_key("frozen"))
+    frozen = bare.start_worker(threads=1)
+    task_id = api.submit("diagnostic.sleep", {"seconds": 8, "steps": 1})
+    api.wait_until(task_id, {"running"}, timeout=30)
+    bare.kill(frozen, signal.SIGSTOP)
+    bare.start_worker(threads=1)
+    Cluster.wait_for(
+        lambda: api.task(task_id)["attempts"] == 2, DETECTION_SECONDS + 5, "attempt 2"
+    )
+
+    bare.kill(frozen, signal.SIGCONT)
+    done = api.wait_done(task_id, timeout=30)
+
+    assert done["status"] == "completed"
+    second_start = _events_of(api, task_id, "started")[1]["at"]
+    completed = _events_of(api, task_id, "completed")
+    assert len(completed) == 1
+    ran_ms = _ms(completed[0]["at"]) - _ms(second_start)
+    assert ran_ms >= 7_500, "the task ended with its second run, not the first"
+
+
+def _ms(at: str) -> float:
+    return datetime.fromisoformat(at).timestamp() * 1000
+
+
+@pytest.mark.slow
+def test_cancel_requested_before_the_worker_died_ends_cancelled(
+    bare: Cluster,
+) -> None:
+    """A task whose cancel was waiting is not run again after its worker dies."""
+    api = Api(bare.base_url, bare.create_key("cancel-kill"))
+    worker = bare.start_worker(threads=1)
+    task_id = api.submit("diagnostic.sleep", {"seconds": 30, "steps": 30})
+    _wait_for_progress(api, task_id)
+    bare.kill(worker, signal.SIGSTOP)
+
+    requested = api.client.post(f"/tasks/{task_id}/cancel")
+    bare.kill(worker)
+    bare.start_worker(threads=1)
+    done = api.wait_done(task_id, timeout=DETECTION_SECONDS + 10)
+
+    assert requested.status_code == 202
+    assert done["status"] == "cancelled"
+    assert done["attempts"] == 1
+    assert _kinds(api, task_id, "cancelled").count("started") == 1
+
+
+def test_cancel_requested_before_a_shutdown_ends_cancelled(bare: Cluster) -> None:
+    """Regression: the shutdown won and the cancelled task started again."""
+    api = Api(bare.base_url, bare.create_key("cancel-term"))
+    worker = bare.start_worker(threads=1)
+    task_id = api.submit("diagnostic.sleep", {"seconds": 20, "steps": 10})
+    _wait_for_progress(api, task_id)
+    bare.kill(worker, signal.SIGSTOP)
+
+    requested = api.client.post(f"/tasks/{task_id}/cancel")
+    bare.kill(worker, signal.SIGTERM)
+    bare.kill(worker, signal.SIGCONT)
+    worker.wait(timeout=15)
+    bare.start_worker(threads=1)
+    done = api.wait_done(task_id, timeout=15)
+
+    assert requested.status_code == 202
+    assert done["status"] == "cancelled"
+    kinds = _kinds(api, task_id, "cancelled")
+    assert "shutdown" not in kinds
+    assert kinds.count("started") == 1

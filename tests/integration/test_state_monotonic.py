@@ -71,13 +71,14 @@ def test_late_progress_start_and_duplicate_message_change_nothing(
     raw = client.hget(keys.task(task_id), "dispatch")
     assert isinstance(raw, bytes)
     dispatch = raw.decode()
-    store = WorkerStore(client, keys)
+    store = WorkerStore(client, keys, caps={})
 
     store.progress(task_id, dispatch, 1, 10, "late progress", 20)
     late_start = store.start(
         task_id,
         dispatch,
         "ghost-worker",
+        "ghost-run",
         task_type="diagnostic.sleep",
         priority=Priority.NORMAL,
         cap=0,
