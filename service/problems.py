@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 import structlog
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -71,6 +72,15 @@ def _printable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_printable(item) for item in value]
     return value
+
+
+def field_errors(
+    error: ValidationError, prefix: tuple[Any, ...] = ()
+) -> list[dict[str, Any]]:
+    """A pydantic error as the `errors` list of a 422, each `loc` under `prefix`."""
+    return [
+        {"loc": [*prefix, *item["loc"]], "msg": item["msg"]} for item in error.errors()
+    ]
 
 
 async def request_error(request: Request, exc: Exception) -> Response:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import orjson
+from starlette.responses import Response
+
 from actors.operation import REGISTRY
 from certq.clock import ms_to_rfc3339
 from certq.task_record import TaskRecord
@@ -13,6 +16,18 @@ class Row(Protocol):
     """A stored row: an asyncpg Record, or any mapping by column name."""
 
     def __getitem__(self, column: str) -> Any: ...
+
+
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """`body` as an application/json response."""
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 def task_urls(base: str, task_id: str) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
@@ -18,19 +17,14 @@ from certq.clock import ms_to_rfc3339
 from certq.errors import CaNotCreated, Forbidden
 from service.outage import backing
 from service.services import services
+from service.views import json_response
 
 log = structlog.get_logger(__name__)
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(
-        orjson.dumps(body), status_code=status, media_type="application/json"
-    )
-
-
 async def healthz(request: Request) -> Response:
     """Liveness: the process answers."""
-    return _json({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 async def _check(name: str, probe: Any) -> tuple[str, str]:
@@ -50,7 +44,7 @@ async def readyz(request: Request) -> Response:
         )
     )
     ready = all(v == "ok" for v in checks.values())
-    return _json(
+    return json_response(
         {"status": "ready" if ready else "unavailable", "checks": checks},
         200 if ready else 503,
     )
@@ -73,7 +67,7 @@ def task_types_payload() -> list[dict[str, Any]]:
 
 async def task_types(request: Request) -> Response:
     """Registered task types with the JSON schema of their params."""
-    return _json({"items": request.app.state.task_types})
+    return json_response({"items": request.app.state.task_types})
 
 
 async def ca_pem(request: Request) -> Response:
@@ -100,7 +94,7 @@ async def queues(request: Request) -> Response:
             int(svc.settings.worker_lost_after_seconds * 1000)
         )
         depths = await svc.tasks.queue_depths()
-    return _json(
+    return json_response(
         {
             "queues": {p.value: {"waiting": n} for p, n in snapshot.waiting.items()},
             "messages": depths,

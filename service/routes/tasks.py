@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import hashlib
 import math
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -25,7 +23,6 @@ from actors.operation import REGISTRY, OperationSpec
 from certq import metrics
 from certq.clock import ms_to_datetime, now_ms
 from certq.errors import (
-    Forbidden,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
     ResultExpired,
@@ -39,18 +36,20 @@ from certq.result_codec import decode_result
 from certq.script_calls import NewTask
 from certq.states import TERMINAL, Priority, TaskStatus
 from certq.task_record import TaskRecord
-from certq.task_repository import TaskFilter, TaskRow
+from certq.task_repository import TaskRow
 from certq.task_store import IdempotencyClaim, QueueSnapshot
 from service.body import find_unstorable, read_json
 from service.estimate import estimate_seconds
-from service.models import ListQuery, SubmitRequest, in_utc
+from service.models import SubmitRequest
 from service.outage import backing
+from service.problems import field_errors
+from service.routes import history
 from service.services import Services, base_url, services
 from service.views import (
     event_view,
+    json_response,
     live_task_view,
     stored_task_view,
-    summary_view,
     task_urls,
 )
 
@@ -63,22 +62,6 @@ _IN_FLIGHT_WAIT_SECONDS = 2.0
 _RESULT_CHUNK_BYTES = 64 * 1024
 
 
-def _json(
-    body: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> Response:
-    return Response(
-        orjson.dumps(body), status_code=status, media_type=_JSON, headers=headers
-    )
-
-
-def _validation_errors(
-    error: ValidationError, prefix: tuple[Any, ...] = ()
-) -> list[dict[str, Any]]:
-    return [
-        {"loc": [*prefix, *item["loc"]], "msg": item["msg"]} for item in error.errors()
-    ]
-
-
 def _parse_submit(body: Any) -> SubmitRequest:
     if not isinstance(body, dict):
         raise ValidationFailed(
@@ -88,7 +71,7 @@ def _parse_submit(body: Any) -> SubmitRequest:
         return SubmitRequest.model_validate(body)
     except ValidationError as error:
         raise ValidationFailed(
-            "the task request is not valid", _validation_errors(error)
+            "the task request is not valid", field_errors(error)
         ) from None
 
 
@@ -139,7 +122,7 @@ def _validate_params(
     except ValidationError as error:
         raise ValidationFailed(
             f"the params of {spec.task_type} are not valid",
-            _validation_errors(error, ("params",)),
+            field_errors(error, ("params",)),
         ) from None
     return spec, spec.size(params)
 
@@ -238,7 +221,7 @@ async def _replay(
                 ) from None
             await asyncio.sleep(0.05)
             continue
-        return _json(
+        return json_response(
             view, 200, {"Location": view["status_url"], "Idempotent-Replayed": "true"}
         )
 
@@ -322,7 +305,7 @@ def _accepted(request: Request, task: NewTask) -> Response:
         **task_urls(base, task.task_id),
     }
     retry_after = max(1, min(10, math.ceil(task.estimated_seconds)))
-    return _json(
+    return json_response(
         view, 202, {"Location": view["status_url"], "Retry-After": str(retry_after)}
     )
 
@@ -394,7 +377,7 @@ async def get_task(request: Request) -> Response:
     if changed and await _wait_for_change(svc, task_id, wait):
         view = await _load_view(request, svc, owner, task_id)
 
-    return _json(view)
+    return json_response(view)
 
 
 def _wait_seconds(request: Request, limit: float) -> float:
@@ -451,7 +434,7 @@ async def cancel_task(request: Request) -> Response:
 
     log.info("task.cancel_requested", task_id=task_id, verdict=verdict)
     view = await _load_view(request, svc, owner, task_id)
-    return _json(view, 200 if verdict == "cancelled_now" else 202)
+    return json_response(view, 200 if verdict == "cancelled_now" else 202)
 
 
 async def get_result(request: Request) -> Response:
@@ -492,63 +475,17 @@ async def get_events(request: Request) -> Response:
     with backing("PostgreSQL"):
         events = await svc.history.events(task_id)
 
-    return _json({"task_id": task_id, "events": [event_view(e) for e in events]})
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        created, _, task_id = (
-            base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        )
-        return in_utc(datetime.fromisoformat(created)), str(uuid.UUID(task_id))
-    except ValueError:
-        raise ValidationFailed(
-            "the cursor is not one this API gave out",
-            [{"loc": ["query", "cursor"], "msg": "invalid cursor"}],
-        ) from None
-
-
-def _encode_cursor(row: asyncpg.Record) -> str:
-    raw = f"{row['created_at'].isoformat()}|{row['task_id']}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-async def list_tasks(request: Request) -> Response:
-    """Task history from PostgreSQL, newest first, keyset-paginated."""
-    svc = services(request)
-    owner = await svc.auth.owner(request)
-    try:
-        query = ListQuery.model_validate(dict(request.query_params))
-    except ValidationError as error:
-        raise ValidationFailed(
-            "the query is not valid", _validation_errors(error, ("query",))
-        ) from None
-    if not owner.is_admin and query.user_id not in (None, owner.user_id):
-        raise Forbidden("a user key sees only its own tasks; drop user_id")
-
-    user_id = query.user_id if owner.is_admin else owner.user_id
-    filters = TaskFilter(
-        user_id=user_id,
-        status=query.status.value if query.status else None,
-        task_type=query.task_type,
-        created_after=query.created_after,
-        created_before=query.created_before,
-        cursor=_decode_cursor(query.cursor) if query.cursor else None,
-        limit=query.limit,
+    return json_response(
+        {"task_id": task_id, "events": [event_view(e) for e in events]}
     )
-    with backing("PostgreSQL"):
-        rows = await svc.history.page(filters)
-    next_cursor = _encode_cursor(rows[-1]) if len(rows) == query.limit else None
-
-    return _json({"items": [summary_view(r) for r in rows], "next_cursor": next_cursor})
 
 
 class TaskCollection(HTTPEndpoint):
     """`/tasks`: one route, so a 405 there names both of its methods."""
 
     async def get(self, request: Request) -> Response:
-        """The history: see `list_tasks`."""
-        return await list_tasks(request)
+        """The history: see `history.list_tasks`."""
+        return await history.list_tasks(request)
 
     async def post(self, request: Request) -> Response:
         """A submission: see `submit_task`."""
