@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import certifi
@@ -14,59 +15,58 @@ from tests.integration.cluster import Cluster, running_cluster
 BUNDLE_COPIES = 8
 
 
+OneSlot = Callable[..., AbstractContextManager[Cluster]]
+
+
 @pytest.fixture
-def preempt_once(redis_url: str, database_url: str, log_dir: Path) -> Iterator[Cluster]:
+def one_slot(redis_url: str, database_url: str, log_dir: Path) -> OneSlot:
+    """Starts a cluster of one worker thread with the given settings."""
+
+    def start(**settings: str) -> AbstractContextManager[Cluster]:
+        return running_cluster(
+            redis_url,
+            database_url,
+            log_dir,
+            workers=1,
+            threads=1,
+            scheduler=True,
+            **settings,
+        )
+
+    return start
+
+
+@pytest.fixture
+def preempt_once(one_slot: OneSlot) -> Iterator[Cluster]:
     """One slot whose running work yields to high work at most once."""
-    with running_cluster(
-        redis_url,
-        database_url,
-        log_dir,
-        threads=1,
-        CERTQ_MAX_PREEMPTIONS="1",
-        CERTQ_PREEMPT_AFTER_SECONDS="0",
-    ) as cluster:
-        yield cluster
+    with one_slot(CERTQ_MAX_PREEMPTIONS="1", CERTQ_PREEMPT_AFTER_SECONDS="0") as c:
+        yield c
 
 
 @pytest.fixture
-def quick_ageing(redis_url: str, database_url: str, log_dir: Path) -> Iterator[Cluster]:
+def quick_ageing(one_slot: OneSlot) -> Iterator[Cluster]:
     """One slot, no preemption, low work ageing after one second."""
-    with running_cluster(
-        redis_url,
-        database_url,
-        log_dir,
-        threads=1,
-        CERTQ_MAX_PREEMPTIONS="0",
-        CERTQ_LOW_AGING_SECONDS="1",
-    ) as cluster:
-        yield cluster
+    with one_slot(CERTQ_MAX_PREEMPTIONS="0", CERTQ_LOW_AGING_SECONDS="1") as c:
+        yield c
 
 
 @pytest.fixture
-def preempt_at_once(
-    redis_url: str, database_url: str, log_dir: Path
-) -> Iterator[Cluster]:
+def preempt_at_once(one_slot: OneSlot) -> Iterator[Cluster]:
     """One slot; waiting high work preempts at the next checkpoint."""
-    with running_cluster(
-        redis_url, database_url, log_dir, threads=1, CERTQ_PREEMPT_AFTER_SECONDS="0"
-    ) as cluster:
-        yield cluster
+    with one_slot(CERTQ_PREEMPT_AFTER_SECONDS="0") as c:
+        yield c
 
 
 @pytest.fixture
-def slow_retries(redis_url: str, database_url: str, log_dir: Path) -> Iterator[Cluster]:
+def slow_retries(one_slot: OneSlot) -> Iterator[Cluster]:
     """One slot; a retry waits 3 s; waiting high work preempts at once."""
-    with running_cluster(
-        redis_url,
-        database_url,
-        log_dir,
-        threads=1,
+    with one_slot(
         CERTQ_PREEMPT_AFTER_SECONDS="0",
         CERTQ_RETRY_BACKOFF_BASE_MS="3000",
         CERTQ_RETRY_BACKOFF_MAX_MS="3000",
         CERTQ_RETRY_JITTER_RATIO="0",
-    ) as cluster:
-        yield cluster
+    ) as c:
+        yield c
 
 
 @pytest.mark.slow
