@@ -57,13 +57,15 @@ class TaskContext:
         settings = self._runtime.settings
         # A stopping worker yields anyway: it asks only about cancel.
         stopping = self._runtime.shutting_down.is_set()
-        claim = self._runtime.claim_local_preemption
+        waiter = None
+        if not stopping:
+            waiter = self._runtime.claim_local_preemption(self._priority)
         verdict = self._runtime.store.checkpoint(
             self.task_id,
             self._run,
             self._priority,
             state,
-            waiter=None if stopping else claim(self._priority),
+            waiter=waiter,
             preempt_after_ms=int(settings.preempt_after_seconds * 1000),
             max_preemptions=0 if stopping else settings.max_preemptions,
         )

@@ -90,7 +90,7 @@ class TaskStore:
 
         return value if isinstance(value, bytes) else value.encode()
 
-    async def cancel(self, task_id: str, priority: Priority, ttl_seconds: int) -> str:
+    async def cancel(self, task_id: str, priority: Priority) -> str:
         """Cancel pending work at once or flag running work; say which.
 
         The verdict is `cancelled_now`, `requested`, `missing`, or the
@@ -99,7 +99,7 @@ class TaskStore:
         k = self._keys
         reply = await self._scripts["cancel"](
             keys=[k.task(task_id), k.audit, k.waiting(priority)],
-            args=[now_ms(), ttl_seconds],
+            args=[now_ms()],
         )
         return _text(reply)
 

@@ -1,7 +1,7 @@
 -- Cancel a pending task at once, or ask a running one to stop at its next
 -- checkpoint. Terminal tasks are left alone.
 -- KEYS: task, audit, waiting
--- ARGV: now ms, ttl seconds
+-- ARGV: now ms
 local t = KEYS[1]
 local f = redis.call('HMGET', t, 'status', 'cancel', 'id')
 if not f[1] then return 'missing' end
@@ -9,7 +9,6 @@ if f[1] == 'pending' then
   end_task(t, 'cancelled', ARGV[1])
   redis.call('HSET', t, 'cancel', '1')
   redis.call('ZREM', KEYS[3], f[3])
-  redis.call('EXPIRE', t, ARGV[2])
   emit(t, KEYS[2], 'cancel_requested', 'pending', ARGV[1], {})
   emit(t, KEYS[2], 'cancelled', 'cancelled', ARGV[1], {})
   return 'cancelled_now'

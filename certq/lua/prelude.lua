@@ -15,10 +15,22 @@ local function append_error(task_key, error_json)
   redis.call('HSET', task_key, 'errors', cjson.encode(errors), 'error', error_json)
 end
 
--- A task that reached a terminal state needs its secret params no more.
+-- A run is over, whatever comes next: the task leaves the running list and
+-- its concurrency slot, and no run token names it any more.
+local function release_run(task_key, running_key, sem_key)
+  local id = redis.call('HGET', task_key, 'id')
+  redis.call('HDEL', running_key, id)
+  redis.call('ZREM', sem_key, id)
+  redis.call('HSET', task_key, 'run', '', 'worker', '')
+end
+
+-- Put a task in its terminal state. It needs neither its checkpoint nor its
+-- secret params any more, and its hash lives as long as its result.
 local function end_task(task_key, status, now)
-  redis.call('HSET', task_key, 'status', status, 'finished_at', now, 'version', now)
+  redis.call('HSET', task_key, 'status', status, 'finished_at', now, 'version', now,
+    'checkpoint', '')
   redis.call('HDEL', task_key, 'secrets')
+  redis.call('EXPIRE', task_key, redis.call('HGET', task_key, 'result_ttl'))
 end
 
 -- Whether pending task `id` could start now: its type is not at its cap.
@@ -49,13 +61,11 @@ end
 local function lose_run(t, audit_key, running_key, sem_key, waiting_key, worker, now,
                         error_json)
   local f = redis.call('HMGET', t, 'id', 'attempts', 'max_attempts', 'cancel')
-  redis.call('HDEL', running_key, f[1])
-  redis.call('ZREM', sem_key, f[1])
+  release_run(t, running_key, sem_key)
   local lost = cjson.decode(error_json)
   lost.attempt = tonumber(f[2])
   lost.at = tonumber(now)
   append_error(t, cjson.encode(lost))
-  redis.call('HSET', t, 'worker', '', 'run', '')
   local ending = nil
   if f[4] == '1' then
     ending = 'cancelled'
@@ -64,7 +74,6 @@ local function lose_run(t, audit_key, running_key, sem_key, waiting_key, worker,
   end
   if ending then
     end_task(t, ending, now)
-    redis.call('EXPIRE', t, redis.call('HGET', t, 'result_ttl'))
     emit(t, audit_key, 'worker_lost', ending, now, {worker = worker})
     emit(t, audit_key, ending, ending, now, ending == 'failed' and lost or {})
     return ending

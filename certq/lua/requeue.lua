@@ -14,24 +14,19 @@ local token = ARGV[2] == 'running' and 'run' or 'dispatch'
 local f = redis.call('HMGET', t, 'status', token, 'id', 'cancel')
 if f[1] ~= ARGV[2] or f[2] ~= ARGV[1] then return {'ignored', f[1] or ''} end
 if ARGV[9] ~= '' then append_error(t, ARGV[9]) end
+release_run(t, KEYS[3], KEYS[7])
 if f[1] == 'running' and f[4] == '1' then
-  redis.call('HDEL', KEYS[3], f[3])
-  redis.call('ZREM', KEYS[7], f[3])
   end_task(t, 'cancelled', ARGV[8])
-  redis.call('HSET', t, 'checkpoint', '', 'run', '', 'worker', '')
-  redis.call('EXPIRE', t, redis.call('HGET', t, 'result_ttl'))
   emit(t, KEYS[2], 'cancelled', 'cancelled', ARGV[8], {})
   return {'cancelled'}
 end
 if ARGV[11] == '1' then redis.call('HINCRBY', t, 'preemptions', 1) end
 redis.call('HSET', t, 'status', 'pending', 'dispatch', ARGV[3], 'message_id', ARGV[4],
-  'message_queue', KEYS[5], 'free_start', ARGV[10], 'worker', '', 'run', '',
-  'next_attempt_at', ARGV[13], 'version', ARGV[8])
+  'message_queue', KEYS[5], 'free_start', ARGV[10], 'next_attempt_at', ARGV[13],
+  'version', ARGV[8])
 for name, value in pairs(cjson.decode(ARGV[14])) do
   redis.call('HSET', t, name, tostring(value))
 end
-redis.call('HDEL', KEYS[3], f[3])
-redis.call('ZREM', KEYS[7], f[3])
 redis.call('ZREM', KEYS[8], f[3])
 if ARGV[16] == '1' then
   redis.call('ZADD', KEYS[4], 'NX', ARGV[6], f[3])

@@ -424,9 +424,7 @@ async def cancel_task(request: Request) -> Response:
         )
 
     with backing("Redis"):
-        verdict = await svc.tasks.cancel(
-            task_id, record.priority, record.result_ttl_seconds
-        )
+        verdict = await svc.tasks.cancel(task_id, record.priority)
     if verdict not in ("cancelled_now", "requested"):
         raise TaskAlreadyFinished(
             f"task {task_id} is {verdict} and can no longer be cancelled"

@@ -73,7 +73,14 @@ class Relay:
                 continue
             server.settimeout(None)
             with self._lock:
-                self._sockets.update((client, server))
+                # Accepted just as a cut began: the cut did not see it.
+                cut_meanwhile = self._listener is not listener
+                if not cut_meanwhile:
+                    self._sockets.update((client, server))
+            if cut_meanwhile:
+                client.close()
+                server.close()
+                return
             for source, target in ((client, server), (server, client)):
                 threading.Thread(
                     target=self._pump, args=(source, target), daemon=True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -41,6 +42,17 @@ def _wait_for_progress(api: Api, task_id: str) -> None:
     Cluster.wait_for(
         lambda: api.task(task_id)["progress"]["current_step"] >= 2, 30, "progress"
     )
+
+
+def _sleeping(
+    cluster: Cluster, user: str, seconds: int, steps: int
+) -> tuple[Api, subprocess.Popen[bytes], str]:
+    """A one-thread worker running a diagnostic.sleep that has made progress."""
+    api = Api(cluster.base_url, cluster.create_key(user))
+    worker = cluster.start_worker(threads=1)
+    task_id = api.submit("diagnostic.sleep", {"seconds": seconds, "steps": steps})
+    _wait_for_progress(api, task_id)
+    return api, worker, task_id
 
 
 def _kinds(api: Api, task_id: str, until: str) -> list[str]:
@@ -132,10 +144,7 @@ def test_sigterm_returns_running_work_to_pending_without_losing_it(
     bare: Cluster,
 ) -> None:
     """A stopping worker checkpoints its task, which resumes elsewhere."""
-    api = Api(bare.base_url, bare.create_key("term"))
-    worker = bare.start_worker(threads=1)
-    task_id = api.submit("diagnostic.sleep", {"seconds": 6, "steps": 12})
-    _wait_for_progress(api, task_id)
+    api, worker, task_id = _sleeping(bare, "term", seconds=6, steps=12)
 
     bare.kill(worker, signal.SIGTERM)
     worker.wait(timeout=10)
@@ -211,10 +220,7 @@ def test_cancel_requested_before_the_worker_died_ends_cancelled(
     bare: Cluster,
 ) -> None:
     """A task whose cancel was waiting is not run again after its worker dies."""
-    api = Api(bare.base_url, bare.create_key("cancel-kill"))
-    worker = bare.start_worker(threads=1)
-    task_id = api.submit("diagnostic.sleep", {"seconds": 30, "steps": 30})
-    _wait_for_progress(api, task_id)
+    api, worker, task_id = _sleeping(bare, "cancel-kill", seconds=30, steps=30)
     bare.kill(worker, signal.SIGSTOP)
 
     requested = api.client.post(f"/tasks/{task_id}/cancel")
@@ -230,10 +236,7 @@ def test_cancel_requested_before_the_worker_died_ends_cancelled(
 
 def test_cancel_requested_before_a_shutdown_ends_cancelled(bare: Cluster) -> None:
     """Regression: the shutdown won and the cancelled task started again."""
-    api = Api(bare.base_url, bare.create_key("cancel-term"))
-    worker = bare.start_worker(threads=1)
-    task_id = api.submit("diagnostic.sleep", {"seconds": 20, "steps": 10})
-    _wait_for_progress(api, task_id)
+    api, worker, task_id = _sleeping(bare, "cancel-term", seconds=20, steps=10)
     bare.kill(worker, signal.SIGSTOP)
 
     requested = api.client.post(f"/tasks/{task_id}/cancel")
