@@ -37,7 +37,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 from certq.database import create_pool
 from certq.key_repository import KeyRepository
@@ -363,16 +363,27 @@ async def run_tasks(tracker: Tracker) -> Runs:
     return runs
 
 
+def _fixed(width: int) -> Column:
+    return Column(min_width=width, no_wrap=True)
+
+
 def new_progress(console: Console) -> Progress:
-    """One bar per task: percent complete and the last progress message."""
+    """One bar per task: percent complete and the last progress message.
+
+    Every column but the message keeps its width, so on a narrow terminal
+    the message is cut short instead of the bar and the elapsed time.
+    """
     return Progress(
         SpinnerColumn(),
-        TextColumn("[bold]{task.description:<24}"),
-        BarColumn(bar_width=20),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[status]:<9}"),
-        TimeElapsedColumn(),
-        TextColumn("[dim]{task.fields[message]}"),
+        TextColumn("[bold]{task.description:<24}", table_column=_fixed(24)),
+        BarColumn(bar_width=20, table_column=_fixed(20)),
+        TaskProgressColumn(table_column=_fixed(4)),
+        TextColumn("{task.fields[status]:<9}", table_column=_fixed(9)),
+        TimeElapsedColumn(table_column=_fixed(7)),
+        TextColumn(
+            "[dim]{task.fields[message]}",
+            table_column=Column(no_wrap=True, overflow="ellipsis"),
+        ),
         console=console,
     )
 
