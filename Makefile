@@ -18,6 +18,9 @@ setup: $(INSTALLED)
 	$(BIN)/certq migrate
 
 run: export PORT ?= 8000
+# honcho kills whatever still runs 5 s after Ctrl-C; a worker needs up to
+# twice its grace to stop, so the grace must stay under 2.5 s here.
+run: export CERTQ_SHUTDOWN_GRACE_SECONDS ?= 2
 run: setup
 	$(BIN)/honcho start
 

@@ -11,6 +11,7 @@ CertqError
 │   ├── ResultNotReady      409 result asked before completion
 │   ├── ResultExpired       410 result purged after its TTL
 │   ├── BodyTimedOut        408 the body did not arrive in time
+│   ├── ClientClosedRequest 499 the client hung up before its body was read
 │   ├── BodyTooLarge        413
 │   ├── UnsupportedMediaType 415
 │   ├── ValidationFailed    422 (with an errors list)
@@ -113,6 +114,17 @@ class BodyTimedOut(RequestError):
 
     status = 408
     title = "Request timeout"
+
+
+class ClientClosedRequest(RequestError):
+    """The client closed its connection before sending its whole body.
+
+    Nobody reads the answer; 499 (a status nginx made common) keeps such
+    requests apart from faults in logs and metrics.
+    """
+
+    status = 499
+    title = "Client closed request"
 
 
 class BodyTooLarge(RequestError):

@@ -44,6 +44,10 @@ HTTP_SECONDS = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
 )
+LONG_POLLS = Gauge(
+    "certq_http_long_polls_waiting",
+    "Requests of this process waiting in a `?wait=N` long poll now.",
+)
 
 # Set from Redis on each scrape of the web process: the same in every one.
 TASKS_WAITING = Gauge(

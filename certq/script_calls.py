@@ -93,7 +93,7 @@ def enqueue_call(keys: RedisKeys, task: NewTask) -> ScriptCall:
         "time_limit_ms": str(task.time_limit_ms),
         "estimated_seconds": f"{task.estimated_seconds:.3f}",
         "created_at": str(task.created_at_ms),
-        "version": str(task.created_at_ms),
+        "version": "1",
         "request_id": task.request_id,
         "seq": str(task.seq),
         "dispatch": message.dispatch,

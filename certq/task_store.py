@@ -77,10 +77,12 @@ class TaskStore:
 
         return TaskRecord.from_hash({_text(k): _text(v) for k, v in raw.items()})
 
-    async def read_version(self, task_id: str) -> int:
-        """The change counter of a task (0 when unknown); cheap for long polls."""
-        raw = await self._client.hget(self._keys.task(task_id), "version")
-        return int(raw) if raw else 0
+    async def read_versions(self, task_ids: list[str]) -> list[int]:
+        """The change counters of tasks (0 when unknown), in one round trip."""
+        pipe = self._client.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.hget(self._keys.task(task_id), "version")
+        return [int(raw) if raw else 0 for raw in await pipe.execute()]
 
     async def read_result(self, task_id: str) -> bytes | None:
         """The stored (maybe compressed) result, or None once purged."""

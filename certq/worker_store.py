@@ -120,7 +120,7 @@ class WorkerStore:
         message = orjson.dumps({"at": now, "text": text}) if text else b""
         reply = self._scripts["progress"](
             keys=[self._keys.task(task_id)],
-            args=[run, step, total_steps, message, now, messages_kept],
+            args=[run, step, total_steps, message, messages_kept],
         )
         return _text(reply) == "1"
 

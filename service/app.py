@@ -19,6 +19,7 @@ from service.middleware import RequestContext
 from service.outage import BACKING_ERRORS
 from service.routes import meta, tasks
 from service.services import Services
+from service.watch import running
 
 ROUTES = [
     Route("/tasks", tasks.TaskCollection),
@@ -44,7 +45,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.services = await Services.open(settings)
         app.state.task_types = meta.task_types_payload()
         try:
-            yield
+            async with running(app.state.services.watch):
+                yield
         finally:
             await app.state.services.close()
 

@@ -2,6 +2,8 @@
 
 Owners of recently seen keys are cached in the process for a short time, so
 a busy client costs one PostgreSQL lookup per minute, not one per request.
+While PostgreSQL is down, a key this process has seen before stays good
+however old its entry, so reads of live state from Redis go on.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import time
 
 from starlette.requests import Request
 
-from certq.errors import Unauthorized
+from certq.errors import ServiceUnavailable, Unauthorized
 from certq.key_repository import ApiKeyOwner, KeyRepository, hash_key
 from service.outage import backing
 
@@ -39,8 +41,13 @@ class Authenticator:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
 
-        with backing("PostgreSQL"):
-            owner = await self._keys.find(key)
+        try:
+            with backing("PostgreSQL"):
+                owner = await self._keys.find(key)
+        except ServiceUnavailable:
+            if cached is None:
+                raise
+            return cached[1]
         if owner is None:
             raise Unauthorized("the API key is not valid")
         if len(self._cache) >= _CACHE_LIMIT:

@@ -9,11 +9,12 @@ import re
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from certq.errors import (
     BodyTimedOut,
     BodyTooLarge,
+    ClientClosedRequest,
     InvalidRequest,
     RequestError,
     UnsupportedMediaType,
@@ -34,11 +35,16 @@ async def _read_limited(request: Request, max_bytes: int) -> bytes:
         raise BodyTooLarge(f"the body of {declared} bytes exceeds {max_bytes} bytes")
 
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise BodyTooLarge(f"the body exceeds {max_bytes} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise BodyTooLarge(f"the body exceeds {max_bytes} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientClosedRequest(
+            f"the client hung up after {size} bytes of its body"
+        ) from None
     return b"".join(chunks)
 
 

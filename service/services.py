@@ -17,6 +17,7 @@ from certq.settings import Settings
 from certq.task_repository import TaskRepository
 from certq.task_store import TaskStore
 from service.auth import Authenticator
+from service.watch import ChangeWatch
 
 
 @dataclass
@@ -30,20 +31,23 @@ class Services:
     history: TaskRepository
     ca: CaRepository
     auth: Authenticator
+    watch: ChangeWatch
 
     @classmethod
     async def open(cls, settings: Settings) -> Services:
         """Connect to PostgreSQL and Redis."""
         pool = await create_pool(settings.database_url, max_size=20)
         client = async_client(settings.redis_url)
+        tasks = TaskStore(client, RedisKeys(settings.redis_namespace))
         return cls(
             settings=settings,
             pool=pool,
             redis=client,
-            tasks=TaskStore(client, RedisKeys(settings.redis_namespace)),
+            tasks=tasks,
             history=TaskRepository(pool),
             ca=CaRepository(pool),
             auth=Authenticator(KeyRepository(pool)),
+            watch=ChangeWatch(tasks),
         )
 
     async def close(self) -> None:

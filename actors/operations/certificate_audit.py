@@ -28,12 +28,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 from actors.operation import JsonValue, OperationContext, operation
 from actors.operations.issuance import describe_key
-from actors.operations.x509_input import PARSE_ERRORS, oid_name
+from actors.operations.x509_input import PARSE_ERRORS, oid_name, parse_failure
 from certq.errors import PermanentError
 
 Finding = Literal[
@@ -63,6 +64,16 @@ class AuditParams(BaseModel):
     pem_bundle: str | None = Field(default=None, max_length=5 * 1024 * 1024)
     source: Literal["mozilla"] | None = None
     expiring_within_days: int = Field(default=30, ge=0, le=3650)
+
+    @field_validator("pem_bundle")
+    @classmethod
+    def _holds_an_entry(cls, pem_bundle: str | None) -> str | None:
+        # Entries that do not parse are findings; a bundle without a single
+        # entry is a mistake.
+        if pem_bundle is not None and _BEGIN not in pem_bundle:
+            raise ValueError(f"pem_bundle holds no {_BEGIN} line")
+
+        return pem_bundle
 
     @model_validator(mode="after")
     def _exactly_one_input(self) -> Self:
@@ -94,9 +105,6 @@ def _size(params: AuditParams) -> float:
 def audit(ctx: OperationContext, params: AuditParams) -> dict[str, Any]:
     """Audit every certificate block; return one entry each and the totals."""
     blocks = split_certificate_blocks(_bundle_text(params))
-    if not blocks:
-        raise PermanentError("pem_bundle holds no BEGIN CERTIFICATE block")
-
     total = len(blocks)
     checked_at, entries = _resumed(ctx.resume_state, total)
     last_checkpoint = len(entries)
@@ -198,7 +206,7 @@ def _parse_error_entry(index: int, exc: Exception) -> dict[str, Any]:
     )
     entry: dict[str, Any] = {"index": index, **dict.fromkeys(fields)}
     entry["findings"] = ["parse_error"]
-    entry["error"] = f"certificate {index} could not be parsed: {exc}"
+    entry["error"] = f"certificate {index} could not be parsed: {parse_failure(exc)}"
 
     return entry
 

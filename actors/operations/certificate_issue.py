@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from cryptography import x509
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from actors.operation import OperationContext, operation
-from actors.operations.csr import (
-    accepted_key,
-    checked_dns_names,
-    csr_common_name,
-    csr_dns_names,
-    load_csr,
-)
+from actors.operations.csr import read_csr
 from actors.operations.issuance import (
     KeyType,
     Passphrase,
@@ -43,6 +43,20 @@ class IssueParams(BaseModel):
     validity_days: ValidityDays = 90
     csr: str | None = Field(default=None, max_length=64 * 1024)
     key_passphrase: Passphrase | None = Field(default=None, repr=False)
+
+    @field_validator("csr")
+    @classmethod
+    def _certifiable(cls, csr: str | None, info: ValidationInfo) -> str | None:
+        # Only once the names it depends on are valid; if they are not,
+        # their own errors say so.
+        names_valid = "common_name" in info.data and "dns_names" in info.data
+        if csr is not None and names_valid:
+            try:
+                read_csr(csr, info.data["common_name"], info.data["dns_names"])
+            except PermanentError as refused:
+                raise ValueError(str(refused)) from None
+
+        return csr
 
     @model_validator(mode="after")
     def _common_name_unless_csr(self) -> Self:
@@ -94,9 +108,7 @@ def _issue_for_csr(
     ctx: OperationContext, csr_pem: str, params: IssueParams
 ) -> dict[str, Any]:
     ctx.progress(0, "checking CSR", 2)
-    csr = load_csr(csr_pem)
-    public_key = accepted_key(csr)
-    subject = _subject_for_csr(csr, params)
+    public_key, subject = read_csr(csr_pem, params.common_name, params.dns_names)
 
     ctx.progress(1, "signing", 2)
     certificate = certify(ctx.ca, public_key, subject, params.validity_days)
@@ -104,17 +116,3 @@ def _issue_for_csr(
 
     ctx.progress(2, "done", 2)
     return entry
-
-
-def _subject_for_csr(
-    csr: x509.CertificateSigningRequest, params: IssueParams
-) -> Subject:
-    # Names in params win; the CSR fills only what params leave out. Its
-    # non-DNS SANs are refused even so: certifying without them would drop
-    # names the key holder asked for, unseen.
-    csr_names = csr_dns_names(csr)
-    common_name = params.common_name or csr_common_name(csr)
-    if params.dns_names is not None:
-        return Subject(common_name=common_name, dns_names=params.dns_names)
-
-    return Subject(common_name=common_name, dns_names=checked_dns_names(csr_names))

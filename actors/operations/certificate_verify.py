@@ -29,13 +29,19 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
 from actors.operation import OperationContext, operation
 from actors.operations.certificate_audit import split_certificate_blocks
 from actors.operations.names import dns_name_problem, is_ip_address
-from actors.operations.x509_input import PARSE_ERRORS, read_names_and_extensions
+from actors.operations.x509_input import (
+    PARSE_ERRORS,
+    parse_failure,
+    read_names_and_extensions,
+)
 from certq.errors import PermanentError
 
 _BEGIN = "-----BEGIN CERTIFICATE-----"
@@ -73,16 +79,37 @@ class VerifyParams(BaseModel):
     trust_roots: str = Field(default="mozilla", max_length=5 * 1024 * 1024)
     at: CheckTime | None = None
 
+    @field_validator("leaf_pem", "intermediates_pem", "trust_roots")
+    @classmethod
+    def _readable_certificates(
+        cls, pem: str | None, info: ValidationInfo
+    ) -> str | None:
+        # Read once here, so that input the run could not read is a 422 at
+        # submission, not a failed task; the run reads it again.
+        try:
+            _read_field(info.field_name, pem)
+        except PermanentError as refused:
+            raise ValueError(str(refused)) from None
+
+        return pem
+
     @model_validator(mode="after")
     def _readable_names(self) -> Self:
         if self.hostname is not None and not is_ip_address(self.hostname):
             problem = dns_name_problem(self.hostname, allow_wildcard=False)
             if problem:
                 raise ValueError(f"hostname {problem}")
-        if self.trust_roots != "mozilla" and _BEGIN not in self.trust_roots:
-            raise ValueError('trust_roots must be "mozilla" or PEM certificates')
 
         return self
+
+
+def _read_field(name: str | None, pem: str | None) -> None:
+    if name == "leaf_pem" and pem is not None:
+        _load_leaf(pem)
+    elif name == "intermediates_pem":
+        _load_intermediates(pem)
+    elif name == "trust_roots" and pem not in (None, "mozilla"):
+        _trust_roots(pem)
 
 
 @operation(
@@ -186,6 +213,8 @@ def _load_leaf(pem: str) -> x509.Certificate:
 def _trust_roots(trust_roots: str) -> list[x509.Certificate]:
     if trust_roots == "mozilla":
         return _mozilla_roots()
+    if _BEGIN not in trust_roots:
+        raise PermanentError('trust_roots must be "mozilla" or PEM certificates')
 
     return _load_certificates(trust_roots, "trust_roots")
 
@@ -219,7 +248,7 @@ def _load_certificates(pem: str, what: str) -> list[x509.Certificate]:
         certificates = x509.load_pem_x509_certificates(pem.encode())
     except ValueError as exc:
         raise PermanentError(
-            f"{what} does not hold readable PEM certificates: {exc}"
+            f"{what} does not hold readable PEM certificates: {parse_failure(exc)}"
         ) from exc
 
     # Read now what verification and the result read later, so that a field
@@ -230,7 +259,7 @@ def _load_certificates(pem: str, what: str) -> list[x509.Certificate]:
         except PARSE_ERRORS as exc:
             raise PermanentError(
                 f"{what} certificate {index} has a name or extension that "
-                f"cannot be read: {exc}"
+                f"cannot be read: {parse_failure(exc)}"
             ) from exc
 
     return certificates

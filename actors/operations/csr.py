@@ -1,6 +1,7 @@
 """Reading a client's CSR for certificate.issue: signature, key and names.
 
-Everything here is known only once the CSR is parsed, at run time, so each
+`read_csr` runs twice: when the params are validated, so that a CSR certq
+would refuse is a 422 at submission, and again when the task runs, where a
 refusal is a PermanentError naming what was refused. Only DNS names are
 certified (`certq.ca.issue_certificate` writes DNS SANs only); a CSR that
 asks for an IP, email, URI or any other SAN is refused rather than issued
@@ -17,14 +18,14 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 from cryptography.x509.oid import NameOID
 
-from actors.operations.issuance import describe_key
+from actors.operations.issuance import Subject, describe_key
 from actors.operations.names import (
     MAX_DNS_NAMES,
     common_name_problem,
     dns_name_problem,
     first_duplicate,
 )
-from actors.operations.x509_input import PARSE_ERRORS, oid_name
+from actors.operations.x509_input import PARSE_ERRORS, oid_name, parse_failure
 from certq.errors import PermanentError
 
 _ACCEPTED_CURVES = {"secp256r1", "secp384r1", "secp521r1"}
@@ -41,18 +42,44 @@ _SAN_LABELS: dict[type[x509.GeneralName], str] = {
 }
 
 
+def read_csr(
+    csr_pem: str, common_name: str | None, dns_names: list[str] | None
+) -> tuple[CertificatePublicKeyTypes, Subject]:
+    """The key to certify and the subject, from the CSR and the params' names.
+
+    Names in params win; the CSR fills only what params leave out. Its
+    non-DNS SANs are refused even so: certifying without them would drop
+    names the key holder asked for, unseen.
+    """
+    csr = load_csr(csr_pem)
+    public_key = accepted_key(csr)
+    csr_names = csr_dns_names(csr)
+    name = common_name or csr_common_name(csr)
+    if dns_names is None:
+        dns_names = checked_dns_names(csr_names)
+
+    return public_key, Subject(common_name=name, dns_names=dns_names)
+
+
 def load_csr(csr_pem: str) -> x509.CertificateSigningRequest:
     """The CSR in `csr_pem`, once its signature algorithm and signature pass."""
+    blocks = csr_pem.count("-----BEGIN ")
+    if blocks != 1:
+        raise PermanentError(f"csr must hold exactly one PEM block; it holds {blocks}")
     try:
         csr = x509.load_pem_x509_csr(csr_pem.encode())
     except PARSE_ERRORS as exc:
-        raise PermanentError(f"csr is not a readable PEM CSR: {exc}") from exc
+        raise PermanentError(
+            f"csr is not a readable PEM CSR: {parse_failure(exc)}"
+        ) from exc
 
     _check_signature_algorithm(csr)
     try:
         signature_valid = csr.is_signature_valid
     except PARSE_ERRORS as exc:
-        raise PermanentError(f"csr signature cannot be checked: {exc}") from exc
+        raise PermanentError(
+            f"csr signature cannot be checked: {parse_failure(exc)}"
+        ) from exc
     if not signature_valid:
         raise PermanentError("csr signature does not verify against its own key")
 
@@ -64,7 +91,9 @@ def accepted_key(csr: x509.CertificateSigningRequest) -> CertificatePublicKeyTyp
     try:
         key = csr.public_key()
     except PARSE_ERRORS as exc:
-        raise PermanentError(f"csr public key is not supported: {exc}") from exc
+        raise PermanentError(
+            f"csr public key is not supported: {parse_failure(exc)}"
+        ) from exc
 
     if isinstance(key, rsa.RSAPublicKey) and key.key_size >= _MIN_RSA_BITS:
         return key
@@ -86,7 +115,9 @@ def csr_common_name(csr: x509.CertificateSigningRequest) -> str:
     try:
         attributes = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     except PARSE_ERRORS as exc:
-        raise PermanentError(f"csr subject cannot be read: {exc}") from exc
+        raise PermanentError(
+            f"csr subject cannot be read: {parse_failure(exc)}"
+        ) from exc
     if not attributes:
         raise PermanentError("csr has no common name and params give none")
 
@@ -107,7 +138,9 @@ def csr_dns_names(csr: x509.CertificateSigningRequest) -> list[str]:
     except x509.ExtensionNotFound:
         return []
     except PARSE_ERRORS as exc:
-        raise PermanentError(f"csr extensions cannot be read: {exc}") from exc
+        raise PermanentError(
+            f"csr extensions cannot be read: {parse_failure(exc)}"
+        ) from exc
 
     others = [name for name in sans.value if not isinstance(name, x509.DNSName)]
     if others:

@@ -21,6 +21,22 @@ PARSE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+def parse_failure(exc: Exception) -> str:
+    """Why client X.509 data could not be read, without the parser's internals.
+
+    cryptography's messages name a FAQ page or print its ASN.1 parser's state
+    (`ParseError { kind: ShortData { needed: 254 } }`); a client can act on
+    neither.
+    """
+    text = str(exc)
+    if text.startswith("Unable to load PEM"):
+        return "its PEM framing cannot be read (BEGIN and END lines, base64)"
+    if text.startswith("error parsing asn1"):
+        return "its contents are not valid DER"
+
+    return text.split(". ")[0][:200]
+
+
 def read_names_and_extensions(certificate: x509.Certificate) -> None:
     """Parse the subject, issuer and extensions; raise one of PARSE_ERRORS if bad."""
     _ = certificate.subject, certificate.issuer, certificate.extensions

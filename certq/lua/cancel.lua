@@ -15,7 +15,8 @@ if f[1] == 'pending' then
 end
 if f[1] == 'running' then
   if f[2] ~= '1' then
-    redis.call('HSET', t, 'cancel', '1', 'version', ARGV[1])
+    redis.call('HSET', t, 'cancel', '1')
+    redis.call('HINCRBY', t, 'version', 1)
     emit(t, KEYS[2], 'cancel_requested', 'running', ARGV[1], {})
   end
   return 'requested'

@@ -27,8 +27,8 @@ end
 -- Put a task in its terminal state. It needs neither its checkpoint nor its
 -- secret params any more, and its hash lives as long as its result.
 local function end_task(task_key, status, now)
-  redis.call('HSET', task_key, 'status', status, 'finished_at', now, 'version', now,
-    'checkpoint', '')
+  redis.call('HSET', task_key, 'status', status, 'finished_at', now, 'checkpoint', '')
+  redis.call('HINCRBY', task_key, 'version', 1)
   redis.call('HDEL', task_key, 'secrets')
   redis.call('EXPIRE', task_key, redis.call('HGET', task_key, 'result_ttl'))
 end
@@ -78,7 +78,8 @@ local function lose_run(t, audit_key, running_key, sem_key, waiting_key, worker,
     emit(t, audit_key, ending, ending, now, ending == 'failed' and lost or {})
     return ending
   end
-  redis.call('HSET', t, 'status', 'pending', 'version', now)
+  redis.call('HSET', t, 'status', 'pending')
+  redis.call('HINCRBY', t, 'version', 1)
   redis.call('ZADD', waiting_key, now, f[1])
   emit(t, audit_key, 'worker_lost', 'pending', now, {worker = worker})
   return 'pending'

@@ -1,6 +1,6 @@
 -- Record progress of a running task; step and percent never go back.
 -- KEYS: task
--- ARGV: run token, step, total steps, message json, now ms, messages kept
+-- ARGV: run token, step, total steps, message json, messages kept
 local t = KEYS[1]
 local f = redis.call('HMGET', t, 'status', 'run', 'step', 'percent', 'messages',
   'cancel', 'total_steps')
@@ -15,8 +15,9 @@ end
 local messages = cjson.decode(f[5] or '[]')
 if ARGV[4] ~= '' then
   table.insert(messages, cjson.decode(ARGV[4]))
-  while #messages > tonumber(ARGV[6]) do table.remove(messages, 1) end
+  while #messages > tonumber(ARGV[5]) do table.remove(messages, 1) end
 end
 redis.call('HSET', t, 'step', step, 'total_steps', total, 'percent', percent,
-  'messages', cjson.encode(messages), 'version', ARGV[5])
+  'messages', cjson.encode(messages))
+redis.call('HINCRBY', t, 'version', 1)
 return f[6] or '0'

@@ -22,8 +22,8 @@ if f[1] == 'running' and f[4] == '1' then
 end
 if ARGV[11] == '1' then redis.call('HINCRBY', t, 'preemptions', 1) end
 redis.call('HSET', t, 'status', 'pending', 'dispatch', ARGV[3], 'message_id', ARGV[4],
-  'message_queue', KEYS[5], 'free_start', ARGV[10], 'next_attempt_at', ARGV[13],
-  'version', ARGV[8])
+  'message_queue', KEYS[5], 'free_start', ARGV[10], 'next_attempt_at', ARGV[13])
+redis.call('HINCRBY', t, 'version', 1)
 for name, value in pairs(cjson.decode(ARGV[14])) do
   redis.call('HSET', t, name, tostring(value))
 end

@@ -37,8 +37,8 @@ local attempts = tonumber(redis.call('HGET', t, 'attempts'))
 if f[5] ~= '1' then attempts = attempts + 1 end
 local resumed = (f[7] or '') ~= ''
 redis.call('HSET', t, 'status', 'running', 'worker', ARGV[2], 'run', ARGV[8],
-  'started_at', now, 'attempts', attempts, 'free_start', '0', 'next_attempt_at', '',
-  'version', now)
+  'started_at', now, 'attempts', attempts, 'free_start', '0', 'next_attempt_at', '')
+redis.call('HINCRBY', t, 'version', 1)
 redis.call('HSETNX', t, 'first_started_at', now)
 redis.call('ZREM', KEYS[5], id)
 redis.call('HSET', KEYS[3], id, ARGV[2])

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import math
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,7 +15,7 @@ import asyncpg
 import orjson
 import redis.exceptions
 import structlog
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -52,6 +53,7 @@ from service.views import (
     stored_task_view,
     task_urls,
 )
+from service.watch import client_left
 
 log = structlog.get_logger(__name__)
 
@@ -104,7 +106,7 @@ def _check_limits(request_: SubmitRequest, svc: Services) -> None:
 
 def _validate_params(
     request_: SubmitRequest, max_depth: int
-) -> tuple[OperationSpec, float]:
+) -> tuple[OperationSpec, BaseModel]:
     spec = REGISTRY.get(request_.task_type)
     if spec is None:
         known = ", ".join(sorted(REGISTRY))
@@ -124,7 +126,7 @@ def _validate_params(
             f"the params of {spec.task_type} are not valid",
             field_errors(error, ("params",)),
         ) from None
-    return spec, spec.size(params)
+    return spec, params
 
 
 async def _snapshot(svc: Services) -> QueueSnapshot:
@@ -144,16 +146,18 @@ async def submit_task(request: Request) -> Response:
     body = await read_json(request, svc.settings.max_body_bytes)
     submit = _parse_submit(body)
     _check_limits(submit, svc)
-    spec, size = _validate_params(submit, svc.settings.max_json_depth)
+    spec, params = _validate_params(submit, svc.settings.max_json_depth)
 
     idempotency_key = request.headers.get("idempotency-key")
     task_id = str(uuid.uuid4())
     if idempotency_key:
-        claim = IdempotencyClaim(task_id, _fingerprint(submit))
+        fingerprint = _fingerprint(svc, submit, spec, params)
+        claim = IdempotencyClaim(task_id, fingerprint)
         existing = await _claim_idempotency(svc, owner, idempotency_key, claim)
         if existing is not None:
             return await _replay(request, svc, owner, existing, claim)
 
+    size = spec.size(params)
     estimate = estimate_seconds(spec, size, submit.priority, await _snapshot(svc))
     task = _new_task(svc, submit, spec, owner, task_id, estimate, request)
     await _record(svc, task, spec.redact(submit.params), idempotency_key)
@@ -170,11 +174,29 @@ async def submit_task(request: Request) -> Response:
     return _accepted(request, task)
 
 
-def _fingerprint(submit: SubmitRequest) -> str:
-    canonical = orjson.dumps(
-        submit.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS
-    )
+def _fingerprint(
+    svc: Services, submit: SubmitRequest, spec: OperationSpec, params: BaseModel
+) -> str:
+    """A digest of the request as it will run: a field left out and the same
+    field sent with its default value give the same digest."""
+    effective = {
+        "task_type": spec.task_type,
+        "params": params.model_dump(mode="json"),
+        "priority": submit.priority.value,
+        "webhook": submit.webhook.model_dump(mode="json") if submit.webhook else None,
+        "max_retries": _max_retries(submit, spec),
+        "result_ttl": _result_ttl(submit, svc),
+    }
+    canonical = orjson.dumps(effective, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()[:32]
+
+
+def _max_retries(submit: SubmitRequest, spec: OperationSpec) -> int:
+    return spec.max_retries if submit.max_retries is None else submit.max_retries
+
+
+def _result_ttl(submit: SubmitRequest, svc: Services) -> int:
+    return submit.result_ttl or svc.settings.default_result_ttl_seconds
 
 
 async def _claim_idempotency(
@@ -235,7 +257,6 @@ def _new_task(
     estimate: float,
     request: Request,
 ) -> NewTask:
-    retries = spec.max_retries if submit.max_retries is None else submit.max_retries
     return NewTask(
         task_id=task_id,
         user_id=owner.user_id,
@@ -243,8 +264,8 @@ def _new_task(
         priority=submit.priority,
         params_json=orjson.dumps(spec.redact(submit.params)),
         secrets_json=orjson.dumps(spec.secrets(submit.params)),
-        max_attempts=retries + 1,
-        result_ttl_seconds=submit.result_ttl or svc.settings.default_result_ttl_seconds,
+        max_attempts=_max_retries(submit, spec) + 1,
+        result_ttl_seconds=_result_ttl(submit, svc),
         time_limit_ms=int(spec.time_limit_seconds * 1000),
         estimated_seconds=estimate,
         created_at_ms=now_ms(),
@@ -343,8 +364,18 @@ async def _load_row(svc: Services, owner: ApiKeyOwner, task_id: str) -> asyncpg.
 async def _load_view(
     request: Request, svc: Services, owner: ApiKeyOwner, task_id: str
 ) -> dict[str, Any]:
-    base = base_url(request)
     record = await _load_record(svc, owner, task_id)
+    return await _view(request, svc, owner, task_id, record)
+
+
+async def _view(
+    request: Request,
+    svc: Services,
+    owner: ApiKeyOwner,
+    task_id: str,
+    record: TaskRecord | None,
+) -> dict[str, Any]:
+    base = base_url(request)
     if record is None:
         return stored_task_view(await _load_row(svc, owner, task_id), base)
 
@@ -372,26 +403,39 @@ async def get_task(request: Request) -> Response:
     owner = await svc.auth.owner(request)
     task_id = _task_id(request)
     wait = _wait_seconds(request, svc.settings.max_wait_seconds)
-    view = await _load_view(request, svc, owner, task_id)
-    changed = wait > 0 and view["status"] not in TERMINAL
-    if changed and await _wait_for_change(svc, task_id, wait):
-        view = await _load_view(request, svc, owner, task_id)
+    record = await _load_record(svc, owner, task_id)
+    if (
+        wait > 0
+        and record is not None
+        and record.status not in TERMINAL
+        and await _wait_for_change(request, svc, record, wait)
+    ):
+        record = await _load_record(svc, owner, task_id)
 
-    return json_response(view)
+    return json_response(await _view(request, svc, owner, task_id, record))
+
+
+#: Seconds in ASCII digits; float() would also take "1_0", "nan" and Arabic digits.
+_SECONDS = re.compile(r"\d+(\.\d+)?", re.ASCII)
 
 
 def _wait_seconds(request: Request, limit: float) -> float:
+    unknown = sorted(set(request.query_params) - {"wait"})
+    if unknown:
+        raise ValidationFailed(
+            f"unknown query parameter {unknown[0]!r}; only wait is read here",
+            [{"loc": ["query", name], "msg": "unknown parameter"} for name in unknown],
+        )
     raw = request.query_params.get("wait")
     if raw is None:
         return 0.0
-    try:
-        value = float(raw)
-    except ValueError:
+    if not _SECONDS.fullmatch(raw):
         raise ValidationFailed(
             "wait must be a number of seconds",
             [{"loc": ["query", "wait"], "msg": "not a number"}],
-        ) from None
-    if not 0 <= value <= limit or math.isnan(value):
+        )
+    value = float(raw)
+    if not 0 <= value <= limit:
         raise ValidationFailed(
             f"wait must be between 0 and {limit} seconds",
             [{"loc": ["query", "wait"], "msg": f"must be between 0 and {limit}"}],
@@ -399,16 +443,23 @@ def _wait_seconds(request: Request, limit: float) -> float:
     return value
 
 
-async def _wait_for_change(svc: Services, task_id: str, seconds: float) -> bool:
-    # Polls one small field; a change of status or progress bumps it.
+async def _wait_for_change(
+    request: Request, svc: Services, record: TaskRecord, seconds: float
+) -> bool:
+    """Wait for the task to change; give up early when the client leaves."""
+    change = asyncio.ensure_future(
+        svc.watch.changed(record.task_id, record.version, seconds)
+    )
+    left = asyncio.ensure_future(client_left(request))
+    try:
+        await asyncio.wait({change, left}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        left.cancel()
+        change.cancel()
+    if not change.done() or change.cancelled():
+        return False
     with backing("Redis"):
-        first = await svc.tasks.read_version(task_id)
-        deadline = asyncio.get_running_loop().time() + seconds
-        while asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.1)
-            if await svc.tasks.read_version(task_id) != first:
-                return True
-    return False
+        return change.result()
 
 
 async def cancel_task(request: Request) -> Response:

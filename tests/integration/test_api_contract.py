@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.integration.api import Api
 from tests.integration.cluster import Cluster
@@ -280,6 +281,60 @@ def test_history_refuses_nul_and_times_outside_the_calendar_with_422(
 
     assert [a.status_code for a in answers] == [422] * len(bad_queries)
     assert all(a.json()["errors"][0]["loc"][0] == "query" for a in answers)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"created_after": "1700000000"},
+        {"created_before": "-1"},
+        {"limit": "1.0"},
+        {"limit": " 5"},
+        {"limit": "\u0663"},
+    ],
+    ids=["unix-seconds", "negative-seconds", "float", "space", "arabic-digit"],
+)
+def test_history_takes_only_rfc3339_times_and_ascii_whole_numbers(
+    api: Api, query: dict[str, str]
+) -> None:
+    """Regression: Unix seconds passed as times, and 1.0 or " 5" as limits."""
+    answer = api.client.get("/tasks", params=query)
+
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["loc"] == ["query", next(iter(query))]
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ({"wait": "1_0"}, "wait"),
+        ({"wait": "\u0663"}, "wait"),
+        ({"wait": "nan"}, "wait"),
+        ({"wiat": "10"}, "wiat"),
+    ],
+    ids=["underscore", "arabic-digit", "nan", "misspelt"],
+)
+def test_task_read_refuses_odd_waits_and_unknown_parameters(
+    api: Api, query: dict[str, str], name: str
+) -> None:
+    """Regression: float() took "1_0" as 10, and a misspelt wait was ignored."""
+    task_id = api.submit("diagnostic.noop")
+
+    answer = api.client.get(f"/tasks/{task_id}", params=query)
+
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["loc"] == ["query", name]
+
+
+def test_null_priority_means_the_default_like_every_optional_field(
+    api: Api,
+) -> None:
+    body = {"task_type": "diagnostic.noop", "priority": None, "result_ttl": None}
+
+    answer = api.client.post("/tasks", json=body)
+
+    assert answer.status_code == 202
+    assert answer.json()["priority"] == "normal"
 
 
 def test_user_key_naming_another_user_is_403_and_its_own_is_fine(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
+import pytest
 
+from certq.settings import Settings
 from tests.integration.api import Api
 from tests.integration.cluster import Cluster
 
@@ -27,6 +30,33 @@ def test_repeat_with_the_same_key_and_request_replays_the_first_task(
     assert first.status_code == 202
     assert again.status_code == 200
     assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["task_id"] == first.json()["task_id"]
+
+
+SLEEP = {"task_type": "diagnostic.sleep", "params": {"seconds": 0}}
+
+
+@pytest.mark.parametrize(
+    "spelled_out",
+    [
+        {"params": {"seconds": 0, "steps": 10}},
+        {"max_retries": 3},
+        {"result_ttl": Settings.model_fields["default_result_ttl_seconds"].default},
+        {"priority": None, "webhook": None, "result_ttl": None, "max_retries": None},
+    ],
+    ids=["param-default", "max_retries", "result_ttl", "nulls"],
+)
+def test_defaults_sent_or_left_out_are_the_same_request(
+    api: Api, spelled_out: dict[str, Any]
+) -> None:
+    """Regression: sending a default value made a replay a 422."""
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = api.client.post("/tasks", json=SLEEP, headers=key)
+    assert first.json()["max_attempts"] == 4
+
+    again = api.client.post("/tasks", json={**SLEEP, **spelled_out}, headers=key)
+
+    assert again.status_code == 200, again.text
     assert again.json()["task_id"] == first.json()["task_id"]
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import certifi
 import httpx
 import psycopg
+import pytest
 import redis
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -138,16 +141,26 @@ def test_verify_chain_accepts_an_issued_leaf_and_refuses_a_wrong_hostname(
     assert untrusted["result"]["valid"] is False
 
 
-def test_unparseable_certificate_input_fails_at_once_without_retry(api: Api) -> None:
-    """Bad PEM is a permanent error: failed after one attempt, not retried."""
-    task = api.wait_done(
-        api.submit("certificate.verify_chain", {"leaf_pem": "garbage"})
-    )
+@pytest.mark.parametrize(
+    ("task_type", "params", "field"),
+    [
+        ("certificate.verify_chain", {"leaf_pem": "garbage"}, "leaf_pem"),
+        ("certificate.issue", {"csr": ""}, "csr"),
+        ("certificate.audit", {"pem_bundle": "garbage"}, "pem_bundle"),
+    ],
+)
+def test_unreadable_certificate_input_is_422_naming_the_field(
+    api: Api, task_type: str, params: dict[str, Any], field: str
+) -> None:
+    """Regression: such input was accepted, then failed when the task ran."""
+    before = api.client.get("/tasks", params={"limit": 500}).json()["items"]
 
-    assert task["status"] == "failed"
-    assert task["attempts"] == 1
-    assert task["error"]["retryable"] is False
-    assert task["error"]["type"] == "PermanentError"
+    answer = api.client.post("/tasks", json={"task_type": task_type, "params": params})
+
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["loc"] == ["params", field]
+    after = api.client.get("/tasks", params={"limit": 500}).json()["items"]
+    assert len(after) == len(before)
 
 
 def test_echo_and_noop_complete(api: Api) -> None:

@@ -136,6 +136,26 @@ def test_always_failing_task_fails_after_exactly_max_retries_plus_one(
     assert len(_attempt_starts(api, task_id, "failed")) == 4
 
 
+def test_permanent_error_fails_at_once_without_retry(tiny_backoff: Cluster) -> None:
+    """An error no retry can help ends the task on its first attempt."""
+    api = Api(tiny_backoff.base_url, tiny_backoff.create_key("p"))
+    task_id = api.submit(
+        "diagnostic.sleep",
+        {"seconds": 0, "fail_permanently": True, "error_message": "never works"},
+        max_retries=5,
+    )
+
+    failed = api.wait_done(task_id)
+    kinds = [e["kind"] for e in api.events_until(task_id, "failed")]
+
+    assert failed["status"] == "failed"
+    assert failed["attempts"] == 1
+    assert failed["error"]["type"] == "PermanentError"
+    assert failed["error"]["retryable"] is False
+    assert "retry_scheduled" not in kinds
+    assert kinds[-1] == "failed"
+
+
 def test_many_retries_never_overflow_the_backoff(tiny_backoff: Cluster) -> None:
     """Case backoff-overflow: the most retries the API accepts, every delay capped.
 

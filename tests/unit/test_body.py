@@ -17,6 +17,7 @@ import service.body
 from certq.errors import (
     BodyTimedOut,
     BodyTooLarge,
+    ClientClosedRequest,
     InvalidRequest,
     RequestError,
     UnsupportedMediaType,
@@ -302,6 +303,22 @@ async def test_body_that_stops_arriving_is_refused_with_408(
 
     with pytest.raises(BodyTimedOut):
         await read_json(_declaring(100, receive), MAX_BYTES)
+
+
+async def test_client_that_hangs_up_mid_body_is_499_not_a_fault() -> None:
+    """Regression: the disconnect escaped as a 500 with an ERROR traceback."""
+    messages: list[Message] = [
+        {"type": "http.request", "body": b'{"da', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    with pytest.raises(ClientClosedRequest) as refused:
+        await read_json(_declaring(100, receive), MAX_BYTES)
+
+    assert refused.value.status == 499
 
 
 # Text no store can hold, and nesting

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from actors.operations import certificate_audit
 from actors.operations.certificate_audit import AuditParams, audit
 from certq.ca import issue_certificate
-from certq.errors import PermanentError, Preempted
+from certq.errors import Preempted
 from tests.unit.operations import malformed
 from tests.unit.operations.fake_context import FakeContext, shared_ca
 
@@ -231,12 +231,11 @@ def test_leaf_certificate_is_not_a_ca() -> None:
     assert _findings(pem) == ["not_a_ca"]
 
 
-def test_bundle_without_certificates_is_permanent_error() -> None:
-    """Text with no BEGIN CERTIFICATE block cannot be audited."""
-    params = AuditParams(pem_bundle="just some text")
-
-    with pytest.raises(PermanentError, match="no BEGIN CERTIFICATE"):
-        audit(FakeContext(), params)
+@pytest.mark.parametrize("bundle", ["just some text", ""])
+def test_bundle_without_certificates_is_refused_at_submission(bundle: str) -> None:
+    """Regression: it was accepted, then failed when the task ran."""
+    with pytest.raises(ValidationError, match="pem_bundle holds no -----BEGIN"):
+        AuditParams(pem_bundle=bundle)
 
 
 def test_audit_resumes_from_checkpoint_without_redoing_entries(

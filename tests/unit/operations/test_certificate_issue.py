@@ -14,7 +14,6 @@ from pydantic import ValidationError
 
 from actors.operations.certificate_issue import IssueParams, issue
 from actors.operations.issuance import KEY_DISCARDED, KeyType, describe_key
-from certq.errors import PermanentError
 from tests.unit.operations.fake_context import FakeContext
 
 
@@ -211,34 +210,6 @@ def test_params_names_override_csr_names() -> None:
 
     assert entry["subject"] == "CN=override.example"
     assert entry["dns_names"] == ["override.example"]
-
-
-def test_tampered_csr_is_rejected() -> None:
-    """A CSR whose signature no longer matches its content is a PermanentError."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    csr = x509.load_pem_x509_csr(_csr_pem(key, "genuine.example", []).encode())
-    der = csr.public_bytes(serialization.Encoding.DER)
-    tampered = x509.load_der_x509_csr(der.replace(b"genuine", b"forgery"))
-    pem = tampered.public_bytes(serialization.Encoding.PEM).decode()
-
-    with pytest.raises(PermanentError, match="signature"):
-        issue(FakeContext(), IssueParams(csr=pem))
-
-
-def test_unreadable_csr_is_rejected() -> None:
-    """Text that is not a PEM CSR is a PermanentError, not a retry."""
-
-    with pytest.raises(PermanentError, match="csr"):
-        issue(FakeContext(), IssueParams(csr="-----BEGIN CERTIFICATE REQUEST-----"))
-
-
-def test_csr_with_weak_rsa_key_is_rejected() -> None:
-    """An RSA key under 2048 bits is refused and named in the message."""
-    key = rsa.generate_private_key(65537, 1024)
-    csr = _csr_pem(key, "weak.example", [])
-
-    with pytest.raises(PermanentError, match="rsa 1024"):
-        issue(FakeContext(), IssueParams(csr=csr))
 
 
 def test_progress_ends_with_done() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -18,9 +20,9 @@ from certq.ca import (
     create_ca,
     issue_certificate,
 )
-from certq.errors import PermanentError
 from tests.unit.operations import malformed
 from tests.unit.operations.fake_context import FakeContext, shared_ca
+from tests.unit.operations.refusal import refused
 
 
 def _pem(certificate: x509.Certificate) -> str:
@@ -86,18 +88,26 @@ def _intermediate(root: CertificateAuthority) -> CertificateAuthority:
     return CertificateAuthority(certificate=certificate, private_key=key)
 
 
+def _any_leaf() -> str:
+    return _leaf(shared_ca(), "any.example")
+
+
+def _refused(**params: Any) -> str:
+    return refused(VerifyParams, verify_chain, **params)
+
+
 def test_params_reject_wildcard_hostname() -> None:
     """A hostname to check is a concrete name, never a pattern."""
 
     with pytest.raises(ValidationError, match="not a DNS name"):
-        VerifyParams(leaf_pem="x", hostname="*.example.com")
+        VerifyParams(leaf_pem=_any_leaf(), hostname="*.example.com")
 
 
 def test_params_reject_trust_roots_that_are_neither_mozilla_nor_pem() -> None:
     """trust_roots is "mozilla" or PEM text."""
+    reason = _refused(leaf_pem=_any_leaf(), trust_roots="firefox")
 
-    with pytest.raises(ValidationError, match="trust_roots"):
-        VerifyParams(leaf_pem="x", trust_roots="firefox")
+    assert 'trust_roots must be "mozilla" or PEM certificates' in reason
 
 
 def test_leaf_chains_to_ca_given_as_root_for_its_hostname() -> None:
@@ -230,21 +240,32 @@ def test_check_time_after_expiry_is_invalid() -> None:
     assert result["checked_at"] == at.isoformat()
 
 
-def test_unreadable_leaf_is_permanent_error() -> None:
-    """A leaf that is not PEM cannot be verified, and retrying will not help."""
-    params = VerifyParams(leaf_pem="not a certificate")
+@pytest.mark.parametrize(
+    "leaf_pem",
+    ["not a certificate", "", "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n"],
+    ids=["text", "empty", "broken-pem"],
+)
+def test_unreadable_leaf_is_refused_naming_the_field(leaf_pem: str) -> None:
+    """Regression: an empty or garbage leaf was accepted, then failed at run
+    time with cryptography's parser state in the message."""
+    reason = _refused(leaf_pem=leaf_pem)
 
-    with pytest.raises(PermanentError, match="leaf_pem"):
-        verify_chain(FakeContext(), params)
+    assert "leaf_pem" in reason
+    assert "ParseError" not in reason
 
 
-def test_leaf_pem_with_two_certificates_is_permanent_error() -> None:
+def test_leaf_pem_with_two_certificates_is_refused() -> None:
     """The leaf is one certificate; the rest belong in intermediates_pem."""
     ca = shared_ca()
-    params = VerifyParams(leaf_pem=_leaf(ca, "a.example") + ca.certificate_pem.decode())
+    reason = _refused(leaf_pem=_leaf(ca, "a.example") + ca.certificate_pem.decode())
 
-    with pytest.raises(PermanentError, match="intermediates_pem"):
-        verify_chain(FakeContext(), params)
+    assert "put all but the leaf in intermediates_pem" in reason
+
+
+def test_unreadable_intermediates_are_refused_naming_the_field() -> None:
+    reason = _refused(leaf_pem=_any_leaf(), intermediates_pem="garbage")
+
+    assert "intermediates_pem does not hold readable PEM certificates" in reason
 
 
 def _unreadable_leaf(ca: CertificateAuthority, old: bytes, new: bytes) -> str:
@@ -271,7 +292,7 @@ def test_params_refuse_check_times_outside_the_range_in_utc(at: str) -> None:
     Regression: such a time passed, then overflowed converting to UTC, an
     OverflowError retried four times.
     """
-    params = {"leaf_pem": "x", "at": at}
+    params = {"leaf_pem": _any_leaf(), "at": at}
 
     with pytest.raises(ValidationError, match="outside years 1-9999"):
         VerifyParams.model_validate(params)
@@ -281,7 +302,7 @@ def test_params_convert_the_check_time_to_utc() -> None:
     """An offset time is held as the same instant in UTC."""
 
     params = VerifyParams.model_validate_json(
-        '{"leaf_pem": "x", "at": "2030-01-01T08:00:00+14:00"}'
+        json.dumps({"leaf_pem": _any_leaf(), "at": "2030-01-01T08:00:00+14:00"})
     )
 
     assert params.at == dt.datetime(2029, 12, 31, 18, 0, tzinfo=dt.UTC)
@@ -313,13 +334,13 @@ def test_params_refuse_hostnames_that_are_not_host_names(hostname: str) -> None:
     Regression: a Kelvin sign passed as a letter, then x509.DNSName raised
     a retryable ValueError.
     """
-    params = {"leaf_pem": "x", "hostname": hostname}
+    params = {"leaf_pem": _any_leaf(), "hostname": hostname}
 
     with pytest.raises(ValidationError, match="hostname"):
         VerifyParams.model_validate(params)
 
 
-def test_leaf_with_a_name_cryptography_cannot_read_is_permanent_error() -> None:
+def test_leaf_with_a_name_cryptography_cannot_read_is_refused() -> None:
     """A leaf name cryptography cannot read fails for good, naming the leaf.
 
     Regression: a BIT STRING common name verified, then raised a TypeError
@@ -327,17 +348,16 @@ def test_leaf_with_a_name_cryptography_cannot_read_is_permanent_error() -> None:
     """
     ca = shared_ca()
     leaf = _unreadable_leaf(ca, malformed.UTF8_CN, malformed.BIT_STRING_CN)
-    params = VerifyParams(
+    reason = _refused(
         leaf_pem=leaf,
         hostname="www.example.com",
         trust_roots=ca.certificate_pem.decode(),
     )
 
-    with pytest.raises(PermanentError, match="leaf_pem certificate 0 has a name"):
-        verify_chain(FakeContext(), params)
+    assert "leaf_pem certificate 0 has a name" in reason
 
 
-def test_leaf_with_a_san_cryptography_cannot_read_is_permanent_error() -> None:
+def test_leaf_with_a_san_cryptography_cannot_read_is_refused() -> None:
     """A leaf SAN cryptography cannot read fails for good, naming its type.
 
     Regression: without a hostname, an x400Address SAN raised
@@ -345,20 +365,18 @@ def test_leaf_with_a_san_cryptography_cannot_read_is_permanent_error() -> None:
     """
     ca = shared_ca()
     leaf = _unreadable_leaf(ca, malformed.DNS_SAN, malformed.X400_SAN)
-    params = VerifyParams(leaf_pem=leaf, trust_roots=ca.certificate_pem.decode())
+    reason = _refused(leaf_pem=leaf, trust_roots=ca.certificate_pem.decode())
 
-    with pytest.raises(PermanentError, match="x400Address"):
-        verify_chain(FakeContext(), params)
+    assert "x400Address" in reason
 
 
-def test_trust_roots_with_an_unreadable_certificate_is_permanent_error() -> None:
+def test_trust_roots_with_an_unreadable_certificate_is_refused() -> None:
     """The unreadable certificate is named by its place in trust_roots."""
     ca = shared_ca()
     bad = _unreadable_leaf(ca, malformed.UTF8_CN, malformed.BIT_STRING_CN)
-    params = VerifyParams(
+    reason = _refused(
         leaf_pem=_leaf(ca, "www.example.com"),
         trust_roots=ca.certificate_pem.decode() + bad,
     )
 
-    with pytest.raises(PermanentError, match="trust_roots certificate 1"):
-        verify_chain(FakeContext(), params)
+    assert "trust_roots certificate 1" in reason

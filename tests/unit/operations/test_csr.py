@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -12,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from actors.operations.certificate_issue import IssueParams, issue
-from certq.errors import PermanentError
 from tests.unit.operations import malformed
 from tests.unit.operations.fake_context import FakeContext
+from tests.unit.operations.refusal import refused
 
 # Made by `openssl req -new -sha1 -key <P-256 key> -subj /CN=sha1.example`;
 # `openssl req -verify` says OK. cryptography no longer signs with SHA-1.
@@ -65,35 +66,33 @@ def _relabelled(old: bytes, new: bytes) -> str:
     return _pem(x509.load_der_x509_csr(der.replace(old, new)))
 
 
+def _refused(**params: Any) -> str:
+    return refused(IssueParams, issue, **params)
+
+
 def test_sha1_signed_csr_is_refused_for_its_hash() -> None:
     """A SHA-1 CSR is refused naming its algorithm and hash.
 
     Regression: a valid SHA-1 CSR was refused as "does not verify against
     its own key".
     """
-    params = IssueParams(csr=SHA1_SIGNED_CSR)
+    reason = _refused(csr=SHA1_SIGNED_CSR)
 
-    with pytest.raises(PermanentError, match="ecdsa-with-SHA1, whose hash sha1"):
-        issue(FakeContext(), params)
+    assert "ecdsa-with-SHA1, whose hash sha1" in reason
 
 
 def test_md5_signed_csr_is_refused_for_its_hash() -> None:
     """MD5 is refused by name like SHA-1, before its signature is checked."""
-    params = IssueParams(csr=_relabelled(SHA256_WITH_RSA, MD5_WITH_RSA))
+    reason = _refused(csr=_relabelled(SHA256_WITH_RSA, MD5_WITH_RSA))
 
-    with pytest.raises(PermanentError, match="md5WithRSAEncryption, whose hash md5"):
-        issue(FakeContext(), params)
+    assert "md5WithRSAEncryption, whose hash md5" in reason
 
 
 def test_csr_signed_with_an_unknown_algorithm_is_refused_naming_it() -> None:
     """An algorithm certq cannot check is named by its OID."""
-    params = IssueParams(csr=_relabelled(SHA256_WITH_RSA, UNKNOWN_WITH_RSA))
+    reason = _refused(csr=_relabelled(SHA256_WITH_RSA, UNKNOWN_WITH_RSA))
 
-    with pytest.raises(
-        PermanentError,
-        match=re.escape("1.2.840.113549.1.1.127, which certq cannot check"),
-    ):
-        issue(FakeContext(), params)
+    assert "1.2.840.113549.1.1.127, which certq cannot check" in reason
 
 
 def test_ed25519_csr_without_a_signature_hash_is_issued() -> None:
@@ -128,27 +127,28 @@ def test_csr_with_a_non_dns_san_is_refused_naming_it(
     """Regression: IP and email SANs were silently left out of the certificate."""
     csr = _csr(sans=[x509.DNSName("csr.example"), san])
 
-    with pytest.raises(PermanentError, match=re.escape(f"holds {shown}")) as caught:
-        issue(FakeContext(), IssueParams(csr=_pem(csr)))
+    reason = _refused(csr=_pem(csr))
 
-    assert "only DNS names can be certified" in str(caught.value)
+    assert f"holds {shown}" in reason
+
+    assert "only DNS names can be certified" in reason
 
 
 def test_csr_non_dns_sans_are_refused_even_when_params_give_the_dns_names() -> None:
     """Names in params replace the CSR's DNS names, never drop its other ones."""
     csr = _csr(sans=[x509.IPAddress(ipaddress.ip_address("10.0.0.1"))])
-    params = IssueParams(csr=_pem(csr), dns_names=["csr.example"])
+    reason = _refused(csr=_pem(csr), dns_names=["csr.example"])
 
-    with pytest.raises(PermanentError, match=re.escape("IP:10.0.0.1")):
-        issue(FakeContext(), params)
+    assert "IP:10.0.0.1" in reason
 
 
 def test_csr_refusal_shows_three_sans_and_counts_the_rest() -> None:
     """A CSR of many refused SANs gives a message of bounded length."""
     ips = [x509.IPAddress(ipaddress.ip_address(f"10.0.0.{i}")) for i in range(1, 6)]
 
-    with pytest.raises(PermanentError, match=re.escape("10.0.0.3 and 2 more, but")):
-        issue(FakeContext(), IssueParams(csr=_pem(_csr(sans=list(ips)))))
+    reason = _refused(csr=_pem(_csr(sans=list(ips))))
+
+    assert "10.0.0.3 and 2 more, but" in reason
 
 
 def test_csr_with_a_san_cryptography_cannot_read_is_refused() -> None:
@@ -161,8 +161,9 @@ def test_csr_with_a_san_cryptography_cannot_read_is_refused() -> None:
     der = malformed.resigned_der(good, _EC_KEY, malformed.DNS_SAN, malformed.X400_SAN)
     csr = x509.load_der_x509_csr(der)
 
-    with pytest.raises(PermanentError, match="csr extensions cannot be read"):
-        issue(FakeContext(), IssueParams(csr=_pem(csr)))
+    reason = _refused(csr=_pem(csr))
+
+    assert "csr extensions cannot be read" in reason
 
 
 @pytest.mark.parametrize(
@@ -180,8 +181,9 @@ def test_csr_dns_sans_are_held_to_the_params_rules(
     """IP literals, bad labels, duplicates and too many names are refused."""
     csr = _csr(sans=[x509.DNSName(name) for name in dns_names])
 
-    with pytest.raises(PermanentError, match=re.escape(reason)):
-        issue(FakeContext(), IssueParams(csr=_pem(csr)))
+    refusal = _refused(csr=_pem(csr))
+
+    assert reason in refusal
 
 
 def test_csr_dns_sans_are_issued_lower_cased() -> None:
@@ -202,8 +204,9 @@ def test_csr_common_name_over_64_utf8_bytes_is_refused() -> None:
     """
     csr = _csr("é" * 64)
 
-    with pytest.raises(PermanentError, match="128 bytes in UTF-8; the limit is 64"):
-        issue(FakeContext(), IssueParams(csr=_pem(csr)))
+    reason = _refused(csr=_pem(csr))
+
+    assert "128 bytes in UTF-8; the limit is 64" in reason
 
 
 @pytest.mark.parametrize(
@@ -215,8 +218,9 @@ def test_csr_common_name_is_held_to_the_params_rules(
     """A CSR's common name may not be blank nor hold control characters."""
     csr = _csr(common_name)
 
-    with pytest.raises(PermanentError, match=f"csr common name .* {re.escape(reason)}"):
-        issue(FakeContext(), IssueParams(csr=_pem(csr)))
+    refusal = _refused(csr=_pem(csr))
+
+    assert re.search(f"csr common name .* {re.escape(reason)}", refusal)
 
 
 @pytest.mark.filterwarnings("ignore:Attribute's length")
@@ -238,5 +242,53 @@ def test_csr_subject_cryptography_cannot_read_is_refused() -> None:
     )
     csr = x509.load_der_x509_csr(der)
 
-    with pytest.raises(PermanentError, match="csr subject cannot be read"):
-        issue(FakeContext(), IssueParams(csr=_pem(csr)))
+    reason = _refused(csr=_pem(csr))
+
+    assert "csr subject cannot be read" in reason
+
+
+def test_tampered_csr_is_refused_for_its_signature() -> None:
+    """A CSR whose signature no longer matches its content is refused."""
+    der = _csr("genuine.example").public_bytes(serialization.Encoding.DER)
+    tampered = x509.load_der_x509_csr(der.replace(b"genuine", b"forgery"))
+
+    assert "signature does not verify" in _refused(csr=_pem(tampered))
+
+
+def test_csr_with_a_weak_rsa_key_is_refused_naming_it() -> None:
+    csr = _csr("weak.example", key=rsa.generate_private_key(65537, 1024))
+
+    assert "rsa 1024" in _refused(csr=_pem(csr))
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("garbage", "exactly one PEM block; it holds 0"),
+        ("", "exactly one PEM block; it holds 0"),
+        ("-----BEGIN CERTIFICATE REQUEST-----", "its PEM framing cannot be read"),
+        (
+            "-----BEGIN CERTIFICATE REQUEST-----\nMIIBAAAA\n"
+            "-----END CERTIFICATE REQUEST-----\n",
+            "its contents are not valid DER",
+        ),
+    ],
+    ids=["no-pem", "empty", "no-end-line", "not-der"],
+)
+def test_unreadable_csr_is_refused_without_parser_internals(
+    text: str, reason: str
+) -> None:
+    """Regression: such CSRs were accepted, then failed at run time with
+    cryptography's parser state (`ParseError { kind: ShortData ... }`)."""
+    refusal = _refused(csr=text)
+
+    assert reason in refusal
+    assert "ParseError" not in refusal
+    assert "cryptography.io" not in refusal
+
+
+def test_two_csrs_in_one_csr_field_are_refused() -> None:
+    """Regression: the first was issued and the second silently ignored."""
+    two = _pem(_csr("one.example")) + _pem(_csr("two.example"))
+
+    assert "exactly one PEM block; it holds 2" in _refused(csr=two)
