@@ -49,11 +49,19 @@ class TaskLifecycle(dramatiq.Middleware):
 
     # Worker boot and shutdown.
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
-        """Start beating once the worker's threads are up."""
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        """Beat before any thread can start a task.
+
+        Regression: the first beat came after boot (and after loading the
+        CA), so a task started in between ran on a worker the scheduler did
+        not know yet, which declared it lost and ran it again.
+        """
         self._runtime.attach_work_queue(worker.work_queue)
-        self._runtime.preload_ca()
         self._runtime.start_heartbeat()
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        """Load the CA once the threads are up, and say the worker is ready."""
+        self._runtime.preload_ca()
         log.info(
             "worker.started",
             worker_id=self._runtime.worker_id,
@@ -151,8 +159,16 @@ class TaskLifecycle(dramatiq.Middleware):
     def _defer_capped(
         self, task_id: str, dispatch: str, spec: OperationSpec, priority: Priority
     ) -> None:
+        # Its message comes back later, but it keeps its place in the
+        # waiting set: the start gate sees it, so no lower work takes the
+        # slot its type frees.
         self._put_back(
-            task_id, dispatch, spec, priority, eta_ms=now_ms() + CAPPED_RETRY_MS
+            task_id,
+            dispatch,
+            spec,
+            priority,
+            eta_ms=now_ms() + CAPPED_RETRY_MS,
+            keep_waited=True,
         )
         log.debug("task.deferred_at_cap")
 
@@ -307,6 +323,7 @@ class TaskLifecycle(dramatiq.Middleware):
             max_ms=settings.retry_backoff_max_ms,
             jitter_ratio=settings.retry_jitter_ratio,
         )
+        due_ms = now_ms() + delay_ms
         sent = self._send_back(
             Requeue(
                 task_id=record.task_id,
@@ -317,7 +334,8 @@ class TaskLifecycle(dramatiq.Middleware):
                 event="retry_scheduled",
                 detail={"delay_ms": delay_ms, "error": error},
                 error=error,
-                eta_ms=now_ms() + delay_ms,
+                eta_ms=due_ms,
+                next_attempt_at_ms=due_ms,
             )
         )
         if not sent:
@@ -341,7 +359,7 @@ class TaskLifecycle(dramatiq.Middleware):
                 time_limit_ms=int(current.spec.time_limit_seconds * 1000),
                 event=why,
                 detail={"worker": self._runtime.worker_id},
-                free_start=True,
+                free_next_start=True,
                 count_preemption=why == "preempted",
                 # It already waited its turn once: it resumes before
                 # work of its priority that has not started yet.

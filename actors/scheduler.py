@@ -2,7 +2,8 @@
 
 Each tick it writes the audit outbox to PostgreSQL in batches, returns tasks
 of dead workers to pending (or fails them), has dramatiq redeliver a dead
-worker's messages, ages waiting low work into the normal queue, and
+worker's messages, ages waiting low work into the normal queue, sends a
+fresh message for work a busy worker holds while slots stand free, and
 re-enqueues work whose message or whole Redis state was lost. It does all of
 this even when no worker is alive.
 """
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import signal
 import uuid
+from dataclasses import replace
 
 import asyncpg
 import orjson
@@ -56,6 +58,7 @@ class Scheduler:
         await self.recover_lost_tasks()
         await asyncio.to_thread(self._redeliver_dead_workers_messages)
         await self.age_low_priority()
+        await self.redispatch_held()
         if number % RECONCILE_EVERY_TICKS == 0:
             await self.reenqueue_orphans()
             await self.restore_from_database()
@@ -124,6 +127,41 @@ class Scheduler:
             if moved:
                 log.info("task.aged", task_id=task_id)
 
+    async def redispatch_held(self) -> None:
+        """Work that could start on a free slot but waits gets a new message.
+
+        A worker fetches up to its thread count from each queue, so one whose
+        threads are all busy can hold a fetched high message it cannot start
+        until a long lower task ends, while slots elsewhere stand idle. The
+        fresh message goes to the front of its queue and the held one goes
+        stale (the start script drops it).
+        """
+        snapshot = await self._store.snapshot(self._lost_after_ms)
+        free = snapshot.worker_slots - snapshot.running
+        if free <= 0:
+            return
+
+        waited_ms = int(self._settings.redispatch_after_seconds * 1000)
+        caps = self._settings.type_concurrency
+        for task_id in await self._store.held_pending(waited_ms, caps, free):
+            record = await self._store.read(task_id)
+            if record is None or record.status != "pending":
+                continue
+            request = self._requeue(record, record.priority, event="redispatched")
+            sent = await self._store.requeue(
+                replace(
+                    request,
+                    front=True,
+                    keep_waited=True,
+                    extra_fields={
+                        **request.extra_fields,
+                        "redispatched_at": str(now_ms()),
+                    },
+                )
+            )
+            if sent:
+                log.info("task.redispatched", task_id=task_id)
+
     async def reenqueue_orphans(self) -> None:
         """Pending tasks whose message vanished get a new one."""
         older_than_ms = int(self._settings.reconcile_after_seconds * 1000)
@@ -150,7 +188,6 @@ class Scheduler:
             time_limit_ms=int(spec.time_limit_seconds * 1000),
             expected_status="pending",
             event=event,
-            free_start=record.checkpoint is not None,
             leaves=leaves,
             extra_fields={"priority": priority.value},
         )
@@ -160,7 +197,12 @@ class Scheduler:
         cutoff = ms_to_datetime(
             now_ms() - int(self._settings.reconcile_after_seconds * 1000)
         )
-        rows = {str(r["task_id"]): r for r in await self._repository.unfinished(cutoff)}
+        rows = {
+            str(r["task_id"]): r
+            for r in await self._repository.unfinished(
+                self._settings.redis_namespace, cutoff
+            )
+        }
         if not rows:
             return
 

@@ -7,8 +7,11 @@ and go back to pending, within `CERTQ_SHUTDOWN_GRACE_SECONDS`.
 
 from __future__ import annotations
 
+import queue
 import signal
 import threading
+import time
+from collections import defaultdict
 from types import FrameType
 
 import dramatiq
@@ -64,8 +67,39 @@ def run_worker(settings: Settings) -> None:
     # thread runs again, and an untimed wait would never return to run it.
     while not stop.wait(timeout=0.5):
         pass
+    stop_intake(worker)
     worker.stop(timeout=int(settings.shutdown_grace_seconds * 1000))
     broker.close()
+
+
+def stop_intake(worker: dramatiq.Worker) -> None:
+    """Stop fetching, and hand back at once what was fetched but not started.
+
+    dramatiq's own stop keeps its consumers fetching while the threads
+    finish, and returns unstarted messages only at the very end, so a task
+    this process had just sent back could sit here for the whole grace
+    period while other workers idled. Paused consumers send dramatiq no
+    heartbeats; that is safe while the grace stays under dramatiq's dead
+    worker timeout (60 s). Delayed messages (retries not yet due) still go
+    back only at the end.
+    """
+    consumers = list(worker.consumers.values())
+    for consumer in consumers:
+        consumer.pause()
+    # A consumer stops fetching once its current poll returns (it reports
+    # itself paused only after a restart delay, 3 s later, not worth waiting).
+    time.sleep(2 * POLL_MS / 1000)
+
+    unstarted: dict[str, list[dramatiq.MessageProxy]] = defaultdict(list)
+    while True:
+        try:
+            item = worker.work_queue.get_nowait()
+        except queue.Empty:
+            break
+        unstarted[item.message.queue_name].append(item.message)
+    for queue_name, messages in unstarted.items():
+        worker.consumers[queue_name].requeue_messages(messages)
+    log.info("worker.intake_stopped", handed_back=sum(map(len, unstarted.values())))
 
 
 def serve_metrics(port: int) -> None:

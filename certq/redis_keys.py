@@ -24,6 +24,7 @@ SCRIPT_NAMES = (
     "cancel",
     "lost",
     "moved",
+    "held",
 )
 
 

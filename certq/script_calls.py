@@ -67,7 +67,11 @@ class Requeue:
     detail: dict[str, Any] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     eta_ms: int | None = None
-    free_start: bool = False
+    #: Shown as `next_attempt_at`: set for a retry only.
+    next_attempt_at_ms: int | None = None
+    #: True: its next start continues the attempt (a preemption, a stop).
+    #: False leaves the flag as it is, set or not.
+    free_next_start: bool = False
     count_preemption: bool = False
     leaves: Priority | None = None
     front: bool = False
@@ -153,10 +157,10 @@ def requeue_call(keys: RedisKeys, request: Requeue, now: int) -> ScriptCall:
             request.event,
             now,
             orjson.dumps(request.error) if request.error else b"",
-            "1" if request.free_start else "0",
+            "1" if request.free_next_start else "",
             "1" if request.count_preemption else "0",
             orjson.dumps(request.detail),
-            request.eta_ms or "",
+            request.next_attempt_at_ms or "",
             orjson.dumps(request.extra_fields),
             "1" if request.front else "0",
             "1" if request.keep_waited else "0",

@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     preempt_after_seconds: float = Field(1.0, ge=0)
     max_preemptions: int = Field(3, ge=0)
     low_aging_seconds: float = Field(300.0, gt=0)
+    redispatch_after_seconds: float = Field(2.0, gt=0)
     type_concurrency: dict[str, int] = Field(default_factory=dict)
 
     # Scheduler

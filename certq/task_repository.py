@@ -16,9 +16,10 @@ _INSERT_TASK = """
 WITH task AS (
     INSERT INTO tasks (
         task_id, user_id, task_type, priority, status, params, max_attempts,
-        result_ttl_seconds, idempotency_key, request_id, created_at, updated_at
+        result_ttl_seconds, idempotency_key, request_id, created_at, updated_at,
+        redis_namespace
     )
-    VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $10)
+    VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $10, $12)
 )
 INSERT INTO task_events (task_id, seq, kind, status, attempt, at, detail)
 VALUES ($1, 1, 'submitted', 'pending', 0, $10, $11)
@@ -75,6 +76,7 @@ class TaskRow:
     idempotency_key: str | None
     request_id: str
     created_at: datetime
+    redis_namespace: str
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ class TaskRepository:
             row.request_id or None,
             row.created_at,
             {"priority": row.priority, "request_id": row.request_id},
+            row.redis_namespace,
         )
 
     async def get(self, task_id: str) -> asyncpg.Record | None:
@@ -210,12 +213,16 @@ class TaskRepository:
             await connection.execute(_INSERT_EVENTS, *columns)
             await connection.execute(_UPDATE_SUMMARIES, *_summaries(events))
 
-    async def unfinished(self, created_before: datetime) -> list[asyncpg.Record]:
-        """Tasks PostgreSQL still sees as pending or running."""
+    async def unfinished(
+        self, namespace: str, created_before: datetime
+    ) -> list[asyncpg.Record]:
+        """Tasks of one Redis namespace PostgreSQL still sees as unfinished."""
         return list(
             await self._pool.fetch(
                 "SELECT * FROM tasks WHERE status IN ('pending', 'running') "
-                "AND created_at < $1 ORDER BY created_at LIMIT 1000",
+                "AND redis_namespace = $1 AND created_at < $2 "
+                "ORDER BY created_at LIMIT 1000",
+                namespace,
                 created_before,
             )
         )

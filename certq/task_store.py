@@ -92,7 +92,7 @@ class TaskStore:
 
         return value if isinstance(value, bytes) else value.encode()
 
-    async def cancel(self, task_id: str, priority: Priority) -> str:
+    async def cancel(self, task_id: str) -> str:
         """Cancel pending work at once or flag running work; say which.
 
         The verdict is `cancelled_now`, `requested`, `missing`, or the
@@ -100,7 +100,7 @@ class TaskStore:
         """
         k = self._keys
         reply = await self._scripts["cancel"](
-            keys=[k.task(task_id), k.audit, k.waiting(priority)],
+            keys=[k.task(task_id), k.audit, *(k.waiting(p) for p in Priority)],
             args=[now_ms()],
         )
         return _text(reply)
@@ -266,6 +266,26 @@ class TaskStore:
         """Low-priority task ids that have waited longer than the ageing limit."""
         ids = await self._client.zrangebyscore(
             self._keys.waiting(Priority.LOW), "-inf", now_ms() - older_than_ms
+        )
+        return [_text(i) for i in ids]
+
+    async def held_pending(
+        self, waited_ms: int, caps: dict[str, int], most: int
+    ) -> list[str]:
+        """Ids of up to `most` tasks that could start but have waited longer
+        than `waited_ms` (see `certq/lua/held.lua`)."""
+        k = self._keys
+        now = now_ms()
+        ids = await self._scripts["held"](
+            keys=[k.waiting(p) for p in Priority],
+            args=[
+                now - waited_ms,
+                now,
+                k.task_prefix(),
+                k.semaphore_prefix(),
+                orjson.dumps(caps),
+                most,
+            ],
         )
         return [_text(i) for i in ids]
 

@@ -33,11 +33,13 @@ local function end_task(task_key, status, now)
   redis.call('EXPIRE', task_key, redis.call('HGET', task_key, 'result_ttl'))
 end
 
--- Whether pending task `id` could start now: its type is not at its cap.
--- `caps` maps task types to their cap; a type it does not name has none.
+-- Whether task `id` of a waiting set could start now: it is still pending
+-- and its type is not at its cap. `caps` maps task types to their cap; a
+-- type it does not name has none.
 local function startable(task_prefix, sem_prefix, caps, id, now)
-  local task_type = redis.call('HGET', task_prefix .. id, 'type')
-  if not task_type then return false end
+  local f = redis.call('HMGET', task_prefix .. id, 'type', 'status')
+  local task_type = f[1]
+  if not task_type or f[2] ~= 'pending' then return false end
   local cap = tonumber(caps[task_type] or 0)
   if cap <= 0 then return true end
   return redis.call('ZCOUNT', sem_prefix .. task_type, '(' .. now, '+inf') < cap

@@ -6,7 +6,8 @@
 -- ARGV: expected token (the run's while running, else the message's
 --       dispatch), expected status, new dispatch, message id,
 --       message data, waiting score, event kind or '', now ms, error json or '',
---       free start '1'/'0', count preemption '1'/'0', detail json,
+--       '1' if its next start is no new attempt (else the flag is kept),
+--       count preemption '1'/'0', detail json,
 --       next attempt ms or '', extra fields json, '1' to go to the queue's front,
 --       '1' to keep the time it has waited so far
 local t = KEYS[1]
@@ -22,12 +23,13 @@ if f[1] == 'running' and f[4] == '1' then
 end
 if ARGV[11] == '1' then redis.call('HINCRBY', t, 'preemptions', 1) end
 redis.call('HSET', t, 'status', 'pending', 'dispatch', ARGV[3], 'message_id', ARGV[4],
-  'message_queue', KEYS[5], 'free_start', ARGV[10], 'next_attempt_at', ARGV[13])
+  'message_queue', KEYS[5], 'next_attempt_at', ARGV[13])
+if ARGV[10] == '1' then redis.call('HSET', t, 'free_start', '1') end
 redis.call('HINCRBY', t, 'version', 1)
 for name, value in pairs(cjson.decode(ARGV[14])) do
   redis.call('HSET', t, name, tostring(value))
 end
-redis.call('ZREM', KEYS[8], f[3])
+if KEYS[8] ~= KEYS[4] then redis.call('ZREM', KEYS[8], f[3]) end
 if ARGV[16] == '1' then
   redis.call('ZADD', KEYS[4], 'NX', ARGV[6], f[3])
 else

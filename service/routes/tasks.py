@@ -287,6 +287,7 @@ async def _record(
         idempotency_key=key,
         request_id=task.request_id,
         created_at=ms_to_datetime(task.created_at_ms),
+        redis_namespace=svc.settings.redis_namespace,
     )
     try:
         with backing("PostgreSQL"):
@@ -475,7 +476,7 @@ async def cancel_task(request: Request) -> Response:
         )
 
     with backing("Redis"):
-        verdict = await svc.tasks.cancel(task_id, record.priority)
+        verdict = await svc.tasks.cancel(task_id)
     if verdict not in ("cancelled_now", "requested"):
         raise TaskAlreadyFinished(
             f"task {task_id} is {verdict} and can no longer be cancelled"

@@ -32,3 +32,10 @@ def cluster(redis_url: str, database_url: str, log_dir: Path) -> Iterator[Cluste
 def api(cluster: Cluster) -> Api:
     """A user's client of the module's cluster."""
     return Api(cluster.base_url, cluster.create_key("alice"))
+
+
+@pytest.fixture
+def bare(redis_url: str, database_url: str, log_dir: Path) -> Iterator[Cluster]:
+    """Web and scheduler; the test starts and kills workers itself."""
+    with running_cluster(redis_url, database_url, log_dir, workers=0) as cluster:
+        yield cluster

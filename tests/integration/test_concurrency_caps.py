@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -103,3 +104,37 @@ def test_higher_work_held_only_by_its_cap_neither_blocks_nor_preempts_lower(
     assert done["preemptions"] == 0
     assert done["finished_at"] < api.wait_done(holder, timeout=30)["finished_at"]
     assert api.wait_done(capped_out, timeout=30)["status"] == "completed"
+
+
+RANK = {"high": 0, "normal": 1, "low": 2}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("round_", [1, 2])
+def test_when_a_capped_type_has_room_its_highest_waiting_task_starts_first(
+    capped: Cluster, round_: int
+) -> None:
+    """Regression: a task waiting at its cap was hidden from the start gate
+    for 500 ms after each try, so normal or low work took the freed slot
+    while high work of the same type waited."""
+    api = Api(capped.base_url, capped.create_key(f"cap-order-{round_}"))
+    holder = api.submit(
+        "diagnostic.sleep", {"seconds": 1.5, "steps": 3}, priority="low"
+    )
+    api.wait_until(holder, {"running"})
+    short = {"seconds": 0.3, "steps": 1}
+    waiting = [
+        api.submit("diagnostic.sleep", short, priority=priority)
+        for priority in ["low", "low", "normal", "low", "normal", "high"]
+    ]
+    time.sleep(0.6)  # each has been turned away by the cap at least once
+    shown = api.task(waiting[0])
+
+    done = [api.wait_done(t, timeout=60) for t in waiting]
+
+    started = sorted(done, key=lambda task: task["started_at"])
+    assert [t["priority"] for t in started] == sorted(
+        (t["priority"] for t in started), key=RANK.__getitem__
+    )
+    assert shown["status"] == "pending"
+    assert shown["next_attempt_at"] is None, "waiting at a cap is no retry"

@@ -100,11 +100,17 @@ def _tables(database_url: str) -> set[str]:
 
 
 def test_schema_directory_holds_the_expected_migrations() -> None:
-    """The ids the other tests count are the four files of schema/."""
+    """The ids the other tests count are the files of schema/."""
 
     ids = MIGRATION_IDS
 
-    assert ids == ["0001_tasks", "0002_task_events", "0003_api_keys", "0004_ca"]
+    assert ids == [
+        "0001_tasks",
+        "0002_task_events",
+        "0003_api_keys",
+        "0004_ca",
+        "0005_task_namespace",
+    ]
 
 
 def test_concurrent_migrate_runs_all_succeed_and_apply_each_migration_once(

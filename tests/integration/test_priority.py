@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
+from certq.redis_keys import RedisKeys
+from certq.states import Priority
 from tests.integration.api import Api
 from tests.integration.cluster import Cluster, running_cluster
 
@@ -119,3 +122,89 @@ def test_high_task_preempts_bulk_issuance_which_resumes_without_reissuing(
     kinds = [e["kind"] for e in api.events_until(bulk, "completed")]
     assert kinds.count("preempted") == result["preemptions"]
     assert kinds.count("started") == result["preemptions"] + 1
+
+
+def _waiting_sets(cluster: Cluster) -> tuple[redis.Redis, dict[Priority, str]]:
+    keys = RedisKeys(cluster.namespace)
+    client = redis.Redis.from_url(cluster.redis_url)
+    return client, {p: keys.waiting(p) for p in Priority}
+
+
+def test_a_finished_task_left_in_a_waiting_set_blocks_no_lower_work(
+    one_slot: Cluster,
+) -> None:
+    """Regression: a cancelled task left in `waiting:normal` by a race with
+    ageing kept every low task from starting until its hash expired."""
+    api = Api(one_slot.base_url, one_slot.create_key("stale"))
+    finished = api.wait_done(api.submit("diagnostic.noop", priority="high"))
+    client, waiting = _waiting_sets(one_slot)
+    client.zadd(waiting[Priority.HIGH], {finished["task_id"]: 0})
+
+    low = api.wait_done(api.submit("diagnostic.noop", priority="low"), timeout=15)
+
+    assert low["status"] == "completed"
+    client.close()
+
+
+def test_cancel_takes_a_task_out_of_whichever_waiting_set_holds_it(
+    one_slot: Cluster,
+) -> None:
+    """Ageing may move a task to another set between the route's read and
+    the cancel; the cancel must still leave it in none."""
+    api = Api(one_slot.base_url, one_slot.create_key("ager"))
+    busy = api.submit("diagnostic.sleep", {"seconds": 20, "steps": 40})
+    api.wait_until(busy, {"running"})
+    task_id = api.submit("diagnostic.noop", priority="low")
+    client, waiting = _waiting_sets(one_slot)
+    score = client.zscore(waiting[Priority.LOW], task_id)
+    assert score is not None
+    client.zrem(waiting[Priority.LOW], task_id)
+    client.zadd(waiting[Priority.NORMAL], {task_id: score})
+
+    answer = api.client.post(f"/tasks/{task_id}/cancel")
+
+    assert answer.status_code == 200
+    assert [client.zscore(key, task_id) for key in waiting.values()] == [None] * 3
+    api.client.post(f"/tasks/{busy}/cancel")
+    client.close()
+
+
+def test_a_preempted_task_that_gives_way_on_its_return_keeps_its_attempt(
+    one_slot: Cluster,
+) -> None:
+    """Regression: giving way cleared the mark the preemption had set, so the
+    next start was charged as a second attempt (2 of at most 1)."""
+    api = Api(one_slot.base_url, one_slot.create_key("twice"))
+    normal = api.submit("diagnostic.sleep", {"seconds": 6, "steps": 30}, max_retries=0)
+    api.wait_until(normal, {"running"})
+    for _ in range(2):
+        api.submit("diagnostic.sleep", {"seconds": 1, "steps": 2}, priority="high")
+
+    done = api.wait_done(normal, timeout=60)
+
+    assert done["status"] == "completed"
+    assert done["preemptions"] >= 1
+    assert done["attempts"] == 1
+
+
+def test_high_work_held_by_a_busy_worker_runs_on_a_free_slot_elsewhere(
+    bare: Cluster,
+) -> None:
+    """Regression: a worker busy with a long step had fetched the high task
+    and held it, unstarted, while another worker's slot stood idle."""
+    cluster = bare
+    api = Api(cluster.base_url, cluster.create_key("held"))
+    busy = cluster.start_worker(threads=1)
+    # One long step: the busy worker can neither start nor yield to the high
+    # task until it ends.
+    long = api.submit("diagnostic.sleep", {"seconds": 40, "steps": 1})
+    api.wait_until(long, {"running"})
+    high = api.submit("diagnostic.noop", priority="high")
+    time.sleep(1)  # its message is now in the busy worker's prefetch
+    cluster.start_worker(threads=1)
+
+    done = api.wait_done(high, timeout=20)
+
+    assert done["status"] == "completed"
+    assert api.task(long)["status"] == "running"
+    cluster.kill(busy)

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 import redis
 
+from certq.redis_keys import RedisKeys
 from tests.integration.api import Api
 from tests.integration.cluster import Cluster, running_cluster
 
@@ -23,9 +24,13 @@ DETECTION_SECONDS = 8
 
 
 @pytest.fixture
-def bare(redis_url: str, database_url: str, log_dir: Path) -> Iterator[Cluster]:
-    """Web and scheduler; the test starts and kills workers itself."""
-    with running_cluster(redis_url, database_url, log_dir, workers=0) as cluster:
+def bare_quick_ageing(
+    redis_url: str, database_url: str, log_dir: Path
+) -> Iterator[Cluster]:
+    """Like `bare`, with low tasks ageing to normal after 1 s."""
+    with running_cluster(
+        redis_url, database_url, log_dir, workers=0, CERTQ_LOW_AGING_SECONDS="1"
+    ) as cluster:
         yield cluster
 
 
@@ -159,16 +164,47 @@ def test_sigterm_returns_running_work_to_pending_without_losing_it(
     assert "shutdown" in _kinds(api, task_id, "completed")
 
 
+def test_a_stopping_worker_fetches_nothing_and_its_yielded_task_runs_elsewhere(
+    bare: Cluster,
+) -> None:
+    """Regression: during its grace period a stopping worker fetched again the
+    task it had just sent back, and held it until the grace ran out."""
+    api = Api(bare.base_url, bare.create_key("handover"))
+    stopping = bare.start_worker(threads=2, CERTQ_SHUTDOWN_GRACE_SECONDS="20")
+    # One long step: it never reaches a checkpoint, and keeps the worker in
+    # its grace period until the grace runs out.
+    stuck = api.submit("diagnostic.sleep", {"seconds": 60, "steps": 1})
+    moving = api.submit("diagnostic.sleep", {"seconds": 20, "steps": 40})
+    api.wait_until(stuck, {"running"})
+    _wait_for_progress(api, moving)
+
+    bare.kill(stopping, signal.SIGTERM)
+    api.wait_until(moving, {"pending"})
+    # Only now is there another worker: the stopping one had every chance to
+    # fetch the task again.
+    bare.start_worker(threads=2)
+    running = api.wait_until(moving, {"running"}, timeout=15)
+
+    assert stopping.poll() is None, "it must start elsewhere within the grace"
+    assert running["attempts"] == 1
+    bare.kill(stopping)
+
+
+def _forget_live_state(redis_url: str, namespace: str) -> None:
+    """What a Redis restart without persistence does to one namespace."""
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{namespace}:*"))
+    client.delete(*[k for k in keys if b":lock:" not in k])
+    client.close()
+
+
 def test_task_lost_from_redis_is_restored_from_postgresql(
     bare: Cluster, redis_url: str
 ) -> None:
     """Redis restarted without persistence: the scheduler re-enqueues the task."""
     api = Api(bare.base_url, bare.create_key("restore"))
     task_id = api.submit("diagnostic.echo", {"data": "survives"})
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(f"{bare.namespace}:*"))
-    client.delete(*[k for k in keys if b":lock:" not in k])
-    client.close()
+    _forget_live_state(redis_url, bare.namespace)
 
     bare.start_worker(threads=1)
     done = api.wait_done(task_id, timeout=20)
@@ -176,6 +212,27 @@ def test_task_lost_from_redis_is_restored_from_postgresql(
     assert done["status"] == "completed"
     assert done["result"] == "survives"
     assert "restored" in _kinds(api, task_id, "completed")
+
+
+def test_a_scheduler_restores_only_the_tasks_of_its_own_namespace(
+    bare: Cluster, redis_url: str, database_url: str, log_dir: Path
+) -> None:
+    """Regression: it restored every unfinished task of the database, so two
+    deployments (or test clusters) sharing one ran each other's tasks."""
+    keys = RedisKeys(bare.namespace)
+    api = Api(bare.base_url, bare.create_key("mine"))
+    with running_cluster(redis_url, database_url, log_dir, workers=0) as other:
+        theirs = Api(other.base_url, other.create_key("theirs")).submit(
+            "diagnostic.noop"
+        )
+        mine = api.submit("diagnostic.noop")
+        _forget_live_state(redis_url, bare.namespace)
+        client = redis.Redis.from_url(redis_url)
+
+        bare.wait_for(lambda: client.exists(keys.task(mine)), 30, "its own restored")
+
+        assert not client.exists(keys.task(theirs))
+        client.close()
 
 
 def _events_of(api: Api, task_id: str, kind: str) -> list[dict[str, Any]]:
@@ -251,3 +308,29 @@ def test_cancel_requested_before_a_shutdown_ends_cancelled(bare: Cluster) -> Non
     kinds = _kinds(api, task_id, "cancelled")
     assert "shutdown" not in kinds
     assert kinds.count("started") == 1
+
+
+def test_a_lost_run_counts_as_an_attempt_even_when_the_task_ages_meanwhile(
+    bare_quick_ageing: Cluster,
+) -> None:
+    """Regression: ageing marked the next start of any task with a checkpoint
+    as no new attempt, so a crash followed by ageing was not charged."""
+    cluster = bare_quick_ageing
+    api = Api(cluster.base_url, cluster.create_key("ager"))
+    worker = cluster.start_worker(threads=1)
+    task_id = api.submit(
+        "diagnostic.sleep", {"seconds": 20, "steps": 40}, priority="low"
+    )
+    _wait_for_progress(api, task_id)
+
+    cluster.kill(worker)
+    cluster.wait_for(
+        lambda: api.task(task_id)["priority"] == "normal",
+        DETECTION_SECONDS + 5,
+        "the lost task to age",
+    )
+    cluster.start_worker(threads=1)
+    running = api.wait_until(task_id, {"running"}, timeout=30)
+
+    assert running["attempts"] == 2
+    assert "aged" in _kinds(api, task_id, "aged")
