@@ -163,12 +163,7 @@ class TaskLifecycle(dramatiq.Middleware):
         # waiting set: the start gate sees it, so no lower work takes the
         # slot its type frees.
         self._put_back(
-            task_id,
-            dispatch,
-            spec,
-            priority,
-            eta_ms=now_ms() + CAPPED_RETRY_MS,
-            keep_waited=True,
+            task_id, dispatch, spec, priority, eta_ms=now_ms() + CAPPED_RETRY_MS
         )
         log.debug("task.deferred_at_cap")
 
@@ -180,7 +175,7 @@ class TaskLifecycle(dramatiq.Middleware):
         # consumer of the higher queue can fetch it, then put this message
         # back at the front of its queue, keeping its place.
         time.sleep(GIVE_WAY_PAUSE_SECONDS)
-        self._put_back(task_id, dispatch, spec, priority, front=True, keep_waited=True)
+        self._put_back(task_id, dispatch, spec, priority, front=True)
         log.debug("task.gave_way")
 
     def _put_back(
@@ -192,9 +187,12 @@ class TaskLifecycle(dramatiq.Middleware):
         *,
         eta_ms: int | None = None,
         front: bool = False,
-        keep_waited: bool = False,
     ) -> None:
-        """Return a pending task's message to its queue, unstarted."""
+        """Return a pending task's message to its queue, unstarted.
+
+        It keeps its place among the waiting (and its time toward ageing):
+        it was never started, so it has waited all along.
+        """
         self._runtime.store.requeue(
             Requeue(
                 task_id=task_id,
@@ -205,7 +203,7 @@ class TaskLifecycle(dramatiq.Middleware):
                 expected_status="pending",
                 eta_ms=eta_ms,
                 front=front,
-                keep_waited=keep_waited,
+                keep_waited=True,
             )
         )
 

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import signal
 import uuid
-from dataclasses import replace
 
 import asyncpg
 import orjson
@@ -147,16 +146,14 @@ class Scheduler:
             record = await self._store.read(task_id)
             if record is None or record.status != "pending":
                 continue
-            request = self._requeue(record, record.priority, event="redispatched")
             sent = await self._store.requeue(
-                replace(
-                    request,
+                self._requeue(
+                    record,
+                    record.priority,
+                    event="redispatched",
                     front=True,
                     keep_waited=True,
-                    extra_fields={
-                        **request.extra_fields,
-                        "redispatched_at": str(now_ms()),
-                    },
+                    mark={"redispatched_at": str(now_ms())},
                 )
             )
             if sent:
@@ -178,6 +175,9 @@ class Scheduler:
         *,
         event: str,
         leaves: Priority | None = None,
+        front: bool = False,
+        keep_waited: bool = False,
+        mark: dict[str, str] | None = None,
     ) -> Requeue:
         spec = REGISTRY[record.task_type]
         return Requeue(
@@ -189,7 +189,9 @@ class Scheduler:
             expected_status="pending",
             event=event,
             leaves=leaves,
-            extra_fields={"priority": priority.value},
+            front=front,
+            keep_waited=keep_waited,
+            extra_fields={"priority": priority.value, **(mark or {})},
         )
 
     async def restore_from_database(self) -> None:

@@ -29,6 +29,7 @@ from actors.operations.issuance import (
     issued_entry,
 )
 from actors.operations.names import CommonName, DnsNames
+from actors.operations.x509_input import refused_at_submission
 from certq.errors import PermanentError
 
 
@@ -51,10 +52,8 @@ class IssueParams(BaseModel):
         # their own errors say so.
         names_valid = "common_name" in info.data and "dns_names" in info.data
         if csr is not None and names_valid:
-            try:
+            with refused_at_submission():
                 read_csr(csr, info.data["common_name"], info.data["dns_names"])
-            except PermanentError as refused:
-                raise ValueError(str(refused)) from None
 
         return csr
 

@@ -39,8 +39,9 @@ from actors.operations.certificate_audit import split_certificate_blocks
 from actors.operations.names import dns_name_problem, is_ip_address
 from actors.operations.x509_input import (
     PARSE_ERRORS,
-    parse_failure,
     read_names_and_extensions,
+    refused_at_submission,
+    refused_if_unreadable,
 )
 from certq.errors import PermanentError
 
@@ -86,10 +87,8 @@ class VerifyParams(BaseModel):
     ) -> str | None:
         # Read once here, so that input the run could not read is a 422 at
         # submission, not a failed task; the run reads it again.
-        try:
+        with refused_at_submission():
             _read_field(info.field_name, pem)
-        except PermanentError as refused:
-            raise ValueError(str(refused)) from None
 
         return pem
 
@@ -244,22 +243,15 @@ def _load_intermediates(pem: str | None) -> list[x509.Certificate]:
 
 
 def _load_certificates(pem: str, what: str) -> list[x509.Certificate]:
-    try:
+    with refused_if_unreadable(f"{what} does not hold readable PEM certificates"):
         certificates = x509.load_pem_x509_certificates(pem.encode())
-    except ValueError as exc:
-        raise PermanentError(
-            f"{what} does not hold readable PEM certificates: {parse_failure(exc)}"
-        ) from exc
 
     # Read now what verification and the result read later, so that a field
     # cryptography cannot parse fails here, once, naming the certificate.
     for index, certificate in enumerate(certificates):
-        try:
+        with refused_if_unreadable(
+            f"{what} certificate {index} has a name or extension that cannot be read"
+        ):
             read_names_and_extensions(certificate)
-        except PARSE_ERRORS as exc:
-            raise PermanentError(
-                f"{what} certificate {index} has a name or extension that "
-                f"cannot be read: {parse_failure(exc)}"
-            ) from exc
 
     return certificates

@@ -25,7 +25,12 @@ from actors.operations.names import (
     dns_name_problem,
     first_duplicate,
 )
-from actors.operations.x509_input import PARSE_ERRORS, oid_name, parse_failure
+from actors.operations.x509_input import (
+    PARSE_ERRORS,
+    oid_name,
+    parse_failure,
+    refused_if_unreadable,
+)
 from certq.errors import PermanentError
 
 _ACCEPTED_CURVES = {"secp256r1", "secp384r1", "secp521r1"}
@@ -66,20 +71,12 @@ def load_csr(csr_pem: str) -> x509.CertificateSigningRequest:
     blocks = csr_pem.count("-----BEGIN ")
     if blocks != 1:
         raise PermanentError(f"csr must hold exactly one PEM block; it holds {blocks}")
-    try:
+    with refused_if_unreadable("csr is not a readable PEM CSR"):
         csr = x509.load_pem_x509_csr(csr_pem.encode())
-    except PARSE_ERRORS as exc:
-        raise PermanentError(
-            f"csr is not a readable PEM CSR: {parse_failure(exc)}"
-        ) from exc
 
     _check_signature_algorithm(csr)
-    try:
+    with refused_if_unreadable("csr signature cannot be checked"):
         signature_valid = csr.is_signature_valid
-    except PARSE_ERRORS as exc:
-        raise PermanentError(
-            f"csr signature cannot be checked: {parse_failure(exc)}"
-        ) from exc
     if not signature_valid:
         raise PermanentError("csr signature does not verify against its own key")
 
@@ -88,12 +85,8 @@ def load_csr(csr_pem: str) -> x509.CertificateSigningRequest:
 
 def accepted_key(csr: x509.CertificateSigningRequest) -> CertificatePublicKeyTypes:
     """The CSR's public key if it is a kind and size certq certifies."""
-    try:
+    with refused_if_unreadable("csr public key is not supported"):
         key = csr.public_key()
-    except PARSE_ERRORS as exc:
-        raise PermanentError(
-            f"csr public key is not supported: {parse_failure(exc)}"
-        ) from exc
 
     if isinstance(key, rsa.RSAPublicKey) and key.key_size >= _MIN_RSA_BITS:
         return key
@@ -112,12 +105,8 @@ def accepted_key(csr: x509.CertificateSigningRequest) -> CertificatePublicKeyTyp
 
 def csr_common_name(csr: x509.CertificateSigningRequest) -> str:
     """The CSR subject's first common name, checked as a params one would be."""
-    try:
+    with refused_if_unreadable("csr subject cannot be read"):
         attributes = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    except PARSE_ERRORS as exc:
-        raise PermanentError(
-            f"csr subject cannot be read: {parse_failure(exc)}"
-        ) from exc
     if not attributes:
         raise PermanentError("csr has no common name and params give none")
 

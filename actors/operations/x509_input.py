@@ -2,13 +2,19 @@
 
 cryptography parses certificates and CSRs lazily, so a malformed field fails
 only when it is read, and not always with a ValueError. Operations catch
-exactly `PARSE_ERRORS` where they read client data, and nothing broader.
+exactly `PARSE_ERRORS` where they read client data, and nothing broader
+(`refused_if_unreadable`).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+
+from certq.errors import PermanentError
 
 #: What cryptography raises for a field it cannot read. TypeError comes from a
 #: name attribute of an ASN.1 type its OID does not allow (a BIT STRING common
@@ -35,6 +41,26 @@ def parse_failure(exc: Exception) -> str:
         return "its contents are not valid DER"
 
     return text.split(". ")[0][:200]
+
+
+@contextlib.contextmanager
+def refused_if_unreadable(what: str) -> Iterator[None]:
+    """Turn a parse failure in the block into a PermanentError `<what>: <why>`."""
+    try:
+        yield
+    except PARSE_ERRORS as exc:
+        raise PermanentError(f"{what}: {parse_failure(exc)}") from exc
+
+
+@contextlib.contextmanager
+def refused_at_submission() -> Iterator[None]:
+    """In a params validator: a PermanentError the run would raise becomes
+    the field's validation error, so the request is a 422 instead of a task
+    that fails when it runs."""
+    try:
+        yield
+    except PermanentError as refused:
+        raise ValueError(str(refused)) from None
 
 
 def read_names_and_extensions(certificate: x509.Certificate) -> None:

@@ -403,6 +403,7 @@ async def get_task(request: Request) -> Response:
     svc = services(request)
     owner = await svc.auth.owner(request)
     task_id = _task_id(request)
+    _refuse_unknown_query(request, {"wait"})
     wait = _wait_seconds(request, svc.settings.max_wait_seconds)
     record = await _load_record(svc, owner, task_id)
     if (
@@ -420,13 +421,18 @@ async def get_task(request: Request) -> Response:
 _SECONDS = re.compile(r"\d+(\.\d+)?", re.ASCII)
 
 
-def _wait_seconds(request: Request, limit: float) -> float:
-    unknown = sorted(set(request.query_params) - {"wait"})
+def _refuse_unknown_query(request: Request, known: set[str]) -> None:
+    # A misspelt `wait` would otherwise answer at once, silently.
+    unknown = sorted(set(request.query_params) - known)
     if unknown:
         raise ValidationFailed(
-            f"unknown query parameter {unknown[0]!r}; only wait is read here",
+            f"unknown query parameter {unknown[0]!r}; this route reads "
+            + ", ".join(sorted(known)),
             [{"loc": ["query", name], "msg": "unknown parameter"} for name in unknown],
         )
+
+
+def _wait_seconds(request: Request, limit: float) -> float:
     raw = request.query_params.get("wait")
     if raw is None:
         return 0.0
